@@ -1,0 +1,173 @@
+/* outq.c - connection output queue; see outq.h. */
+#include "outq.h"
+#include "alloc.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define OUTQ_IOV_MAX 256
+/* rbuf capacity kept across flushes; larger buffers are freed when empty. */
+#define OUTQ_RBUF_KEEP (16 * 1024)
+
+hr_frame *hr_frame_alloc(size_t len)
+{
+    hr_frame *f = hr_malloc(sizeof(*f) + len);
+    f->refcnt = 1;
+    f->flags = 0;
+    f->len = len;
+    return f;
+}
+
+hr_frame *hr_frame_new(const void *data, size_t len)
+{
+    hr_frame *f = hr_frame_alloc(len);
+    memcpy(f->data, data, len);
+    return f;
+}
+
+void hr_frame_decref(hr_frame *f)
+{
+    if (f && --f->refcnt == 0) hr_free(f);
+}
+
+void hr_outq_init(hr_outq *q)
+{
+    memset(q, 0, sizeof(*q));
+}
+
+static hr_outq_entry *entry_at(hr_outq *q, size_t i)
+{
+    return &q->ring[(q->head + i) & (q->cap - 1)];
+}
+
+void hr_outq_release(hr_outq *q)
+{
+    for (size_t i = 0; i < q->count; i++) hr_frame_decref(entry_at(q, i)->frame);
+    hr_free(q->ring);
+    hr_buf_release(&q->rbuf);
+    hr_outq_init(q);
+}
+
+static hr_outq_entry *push_entry(hr_outq *q)
+{
+    if (q->count == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 4;
+        hr_outq_entry *nr = hr_malloc(sizeof(*nr) * ncap);
+        for (size_t i = 0; i < q->count; i++) nr[i] = *entry_at(q, i);
+        hr_free(q->ring);
+        q->ring = nr;
+        q->head = 0;
+        q->cap = ncap;
+    }
+    hr_outq_entry *e = entry_at(q, q->count);
+    q->count++;
+    return e;
+}
+
+void hr_outq_commit(hr_outq *q, size_t len_before)
+{
+    size_t n = q->rbuf.len - len_before;
+    if (n == 0) return;
+    q->bytes += n;
+    if (q->count > 0) {
+        hr_outq_entry *tail = entry_at(q, q->count - 1);
+        if (!tail->frame && tail->off + tail->len == len_before) {
+            tail->len += n;
+            return;
+        }
+    }
+    hr_outq_entry *e = push_entry(q);
+    e->frame = NULL;
+    e->off = len_before;
+    e->len = n;
+    q->rbuf_entries++;
+}
+
+void hr_outq_push_frame(hr_outq *q, hr_frame *f)
+{
+    if (f->len == 0) return;
+    hr_outq_entry *e = push_entry(q);
+    e->frame = hr_frame_incref(f);
+    e->off = 0;
+    e->len = f->len;
+    q->bytes += f->len;
+}
+
+static void pop_head(hr_outq *q)
+{
+    hr_outq_entry *e = entry_at(q, 0);
+    if (e->frame) {
+        hr_frame_decref(e->frame);
+    } else if (--q->rbuf_entries == 0) {
+        q->rbuf.len = 0;
+    }
+    q->head = (q->head + 1) & (q->cap - 1);
+    q->count--;
+}
+
+static void shrink_when_idle(hr_outq *q)
+{
+    if (q->count) return;
+    q->head = 0;
+    if (q->cap > 64) {
+        hr_free(q->ring);
+        q->ring = NULL;
+        q->cap = 0;
+    }
+    hr_buf_trim(&q->rbuf, OUTQ_RBUF_KEEP);
+}
+
+ssize_t hr_outq_write(hr_outq *q, int fd, size_t max_bytes)
+{
+    size_t total = 0;
+    while (q->count > 0) {
+        struct iovec iov[OUTQ_IOV_MAX];
+        int n = 0;
+        size_t batch = 0;
+        for (size_t i = 0; i < q->count && n < OUTQ_IOV_MAX; i++) {
+            hr_outq_entry *e = entry_at(q, i);
+            const char *base = e->frame ? e->frame->data : q->rbuf.data;
+            iov[n].iov_base = (void *)(base + e->off);
+            iov[n].iov_len = e->len;
+            batch += e->len;
+            n++;
+            if (batch >= (size_t)SSIZE_MAX / 2) break;
+        }
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+            return -1;
+        }
+        size_t left = (size_t)w;
+        total += left;
+        q->bytes -= left;
+        while (left > 0) {
+            hr_outq_entry *e = entry_at(q, 0);
+            if (left >= e->len) {
+                left -= e->len;
+                pop_head(q);
+            } else {
+                e->off += left;
+                e->len -= left;
+                left = 0;
+            }
+        }
+        if ((size_t)w < batch) break; /* socket buffer full */
+        if (max_bytes && total >= max_bytes) break;
+    }
+    shrink_when_idle(q);
+    return (ssize_t)total;
+}
+
+size_t hr_outq_memory(const hr_outq *q)
+{
+    size_t m = q->cap * sizeof(hr_outq_entry) + q->rbuf.cap;
+    for (size_t i = 0; i < q->count; i++) {
+        const hr_outq_entry *e = &q->ring[(q->head + i) & (q->cap - 1)];
+        if (e->frame) m += e->len;
+    }
+    return m;
+}

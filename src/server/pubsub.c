@@ -1,0 +1,316 @@
+/* pubsub.c - subscription registry and fan-out; see pubsub.h. */
+#include "pubsub.h"
+#include "alloc.h"
+#include "glob.h"
+#include "util.h"
+
+#include <string.h>
+
+/* Patterns sharing one literal prefix. */
+typedef struct hr_pattern_bucket {
+    hr_subscribers **pats;
+    size_t n, cap;
+    size_t prefix_len;
+} hr_pattern_bucket;
+
+struct hr_pubsub {
+    hr_dict names[3]; /* per namespace: name -> hr_subscribers* */
+    /* Pattern index: literal prefix -> hr_pattern_bucket*, plus the set of
+     * distinct prefix lengths in use (sorted, with counts) so PUBLISH looks
+     * up one bucket per length. */
+    hr_dict buckets;
+    size_t *prefix_lens;   /* sorted ascending */
+    size_t *prefix_counts; /* buckets per length */
+    size_t nlens, lens_cap;
+};
+
+hr_pubsub *hr_pubsub_new(void)
+{
+    hr_pubsub *ps = hr_calloc(1, sizeof(*ps));
+    for (int i = 0; i < 3; i++) hr_dict_init(&ps->names[i]);
+    hr_dict_init(&ps->buckets);
+    return ps;
+}
+
+static void free_subs(hr_subscribers *subs)
+{
+    hr_free(subs->conns);
+    hr_free(subs);
+}
+
+void hr_pubsub_free(hr_pubsub *ps)
+{
+    if (!ps) return;
+    for (int i = 0; i < 3; i++) {
+        hr_dict_iter it;
+        hr_dict_iter_init(&it, &ps->names[i]);
+        for (hr_dict_entry *e; (e = hr_dict_next(&it));) free_subs(e->val);
+        hr_dict_iter_done(&it);
+        hr_dict_release(&ps->names[i]);
+    }
+    hr_dict_iter it;
+    hr_dict_iter_init(&it, &ps->buckets);
+    for (hr_dict_entry *e; (e = hr_dict_next(&it));) {
+        hr_pattern_bucket *b = e->val;
+        hr_free(b->pats);
+        hr_free(b);
+    }
+    hr_dict_iter_done(&it);
+    hr_dict_release(&ps->buckets);
+    hr_free(ps->prefix_lens);
+    hr_free(ps->prefix_counts);
+    hr_free(ps);
+}
+
+static hr_dict *conn_dict(hr_conn *c, int kind)
+{
+    return kind == HR_PS_CHANNEL ? &c->channels : kind == HR_PS_PATTERN ? &c->patterns
+                                                                         : &c->shard_channels;
+}
+
+/* --- pattern index ------------------------------------------------------- */
+
+static void prefix_len_add(hr_pubsub *ps, size_t len)
+{
+    size_t i = 0;
+    while (i < ps->nlens && ps->prefix_lens[i] < len) i++;
+    if (i < ps->nlens && ps->prefix_lens[i] == len) {
+        ps->prefix_counts[i]++;
+        return;
+    }
+    if (ps->nlens == ps->lens_cap) {
+        ps->lens_cap = ps->lens_cap ? ps->lens_cap * 2 : 8;
+        ps->prefix_lens = hr_realloc(ps->prefix_lens, ps->lens_cap * sizeof(size_t));
+        ps->prefix_counts = hr_realloc(ps->prefix_counts, ps->lens_cap * sizeof(size_t));
+    }
+    memmove(ps->prefix_lens + i + 1, ps->prefix_lens + i, (ps->nlens - i) * sizeof(size_t));
+    memmove(ps->prefix_counts + i + 1, ps->prefix_counts + i, (ps->nlens - i) * sizeof(size_t));
+    ps->prefix_lens[i] = len;
+    ps->prefix_counts[i] = 1;
+    ps->nlens++;
+}
+
+static void prefix_len_del(hr_pubsub *ps, size_t len)
+{
+    for (size_t i = 0; i < ps->nlens; i++) {
+        if (ps->prefix_lens[i] != len) continue;
+        if (--ps->prefix_counts[i] == 0) {
+            memmove(ps->prefix_lens + i, ps->prefix_lens + i + 1,
+                    (ps->nlens - i - 1) * sizeof(size_t));
+            memmove(ps->prefix_counts + i, ps->prefix_counts + i + 1,
+                    (ps->nlens - i - 1) * sizeof(size_t));
+            ps->nlens--;
+        }
+        return;
+    }
+}
+
+static void index_pattern(hr_pubsub *ps, hr_subscribers *subs)
+{
+    size_t plen = hr_glob_literal_prefix(subs->name, subs->namelen);
+    int created;
+    hr_dict_entry *e = hr_dict_upsert(&ps->buckets, subs->name, plen, &created);
+    if (created) {
+        hr_pattern_bucket *b = hr_calloc(1, sizeof(*b));
+        b->prefix_len = plen;
+        e->val = b;
+        prefix_len_add(ps, plen);
+    }
+    hr_pattern_bucket *b = e->val;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 4;
+        b->pats = hr_realloc(b->pats, b->cap * sizeof(*b->pats));
+    }
+    b->pats[b->n++] = subs;
+    subs->bucket = b;
+}
+
+static void unindex_pattern(hr_pubsub *ps, hr_subscribers *subs)
+{
+    hr_pattern_bucket *b = subs->bucket;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->pats[i] == subs) {
+            memmove(b->pats + i, b->pats + i + 1, (b->n - i - 1) * sizeof(*b->pats));
+            b->n--;
+            break;
+        }
+    }
+    if (b->n == 0) {
+        size_t plen = b->prefix_len;
+        hr_dict_delete(&ps->buckets, subs->name, plen);
+        prefix_len_del(ps, plen);
+        hr_free(b->pats);
+        hr_free(b);
+    }
+}
+
+/* --- subscribe / unsubscribe --------------------------------------------- */
+
+int hr_pubsub_subscribe(hr_server *s, hr_conn *c, int kind, const char *name, size_t len)
+{
+    hr_pubsub *ps = s->pubsub;
+    int created;
+    hr_dict_entry *ce = hr_dict_upsert(conn_dict(c, kind), name, len, &created);
+    if (!created) return 0;
+    hr_dict_entry *re = hr_dict_upsert(&ps->names[kind], name, len, &created);
+    if (created) {
+        hr_subscribers *subs = hr_calloc(1, sizeof(*subs));
+        subs->name = re->key;
+        subs->namelen = re->klen;
+        re->val = subs;
+        if (kind == HR_PS_PATTERN) index_pattern(ps, subs);
+    }
+    hr_subscribers *subs = re->val;
+    if (subs->n == subs->cap) {
+        subs->cap = subs->cap ? subs->cap * 2 : 4;
+        subs->conns = hr_realloc(subs->conns, subs->cap * sizeof(*subs->conns));
+    }
+    subs->conns[subs->n++] = c;
+    ce->val = subs;
+    return 1;
+}
+
+static void detach(hr_server *s, hr_conn *c, int kind, hr_subscribers *subs)
+{
+    for (size_t i = 0; i < subs->n; i++) {
+        if (subs->conns[i] == c) {
+            memmove(subs->conns + i, subs->conns + i + 1, (subs->n - i - 1) * sizeof(hr_conn *));
+            subs->n--;
+            break;
+        }
+    }
+    if (subs->n == 0) {
+        hr_pubsub *ps = s->pubsub;
+        if (kind == HR_PS_PATTERN) unindex_pattern(ps, subs);
+        /* subs->name points into the dict entry: delete the entry last. */
+        hr_dict_entry *re = hr_dict_find(&ps->names[kind], subs->name, subs->namelen);
+        free_subs(subs);
+        hr_dict_delete_entry(&ps->names[kind], re);
+    }
+}
+
+int hr_pubsub_unsubscribe(hr_server *s, hr_conn *c, int kind, const char *name, size_t len)
+{
+    hr_dict_entry *ce = hr_dict_find(conn_dict(c, kind), name, len);
+    if (!ce) return 0;
+    hr_subscribers *subs = ce->val;
+    hr_dict_delete_entry(conn_dict(c, kind), ce);
+    detach(s, c, kind, subs);
+    return 1;
+}
+
+void hr_pubsub_unsubscribe_all(hr_server *s, hr_conn *c)
+{
+    for (int kind = 0; kind < 3; kind++) {
+        hr_dict *d = conn_dict(c, kind);
+        hr_dict_iter it;
+        hr_dict_iter_init(&it, d);
+        for (hr_dict_entry *e; (e = hr_dict_next(&it));) detach(s, c, kind, e->val);
+        hr_dict_iter_done(&it);
+        hr_dict_release(d);
+    }
+}
+
+/* --- publish ------------------------------------------------------------- */
+
+static void bulk_into(hr_buf *b, const char *s, size_t len)
+{
+    hr_resp_w_bulk(b, s, len);
+}
+
+/* Encodes [kind-word, (pattern,) channel, message] as an array or push. */
+static hr_frame *build_frame(hr_server *s, int proto, const char *word, const char *pat,
+                             size_t patlen, const char *ch, size_t chlen, const char *msg,
+                             size_t msglen)
+{
+    hr_buf *b = &s->scratch;
+    b->len = 0;
+    hr_resp_w_push_hdr(b, proto, pat ? 4 : 3);
+    bulk_into(b, word, strlen(word));
+    if (pat) bulk_into(b, pat, patlen);
+    bulk_into(b, ch, chlen);
+    bulk_into(b, msg, msglen);
+    hr_frame *f = hr_frame_new(b->data, b->len);
+    if (b->cap > 64 * 1024) hr_buf_release(b);
+    return f;
+}
+
+typedef struct frame_pair {
+    hr_frame *f[2]; /* [0] RESP2, [1] RESP3 */
+} frame_pair;
+
+static long long deliver(hr_server *s, hr_subscribers *subs, frame_pair *fp, const char *word,
+                         const char *pat, size_t patlen, const char *ch, size_t chlen,
+                         const char *msg, size_t msglen)
+{
+    long long n = 0;
+    for (size_t i = 0; i < subs->n; i++) {
+        hr_conn *c = subs->conns[i];
+        int k = c->resp == 3;
+        if (!fp->f[k])
+            fp->f[k] = build_frame(s, k ? 3 : 2, word, pat, patlen, ch, chlen, msg, msglen);
+        n++;
+        hr_conn_push(c, fp->f[k]);
+    }
+    return n;
+}
+
+static void release_pair(frame_pair *fp)
+{
+    hr_frame_decref(fp->f[0]);
+    hr_frame_decref(fp->f[1]);
+}
+
+long long hr_pubsub_publish(hr_server *s, int kind, const char *ch, size_t chlen, const char *msg,
+                            size_t msglen)
+{
+    hr_pubsub *ps = s->pubsub;
+    long long receivers = 0;
+    s->stats.pubsub_messages_published++;
+    hr_subscribers *subs = hr_dict_get(&ps->names[kind], ch, chlen);
+    if (subs) {
+        frame_pair fp = {{NULL, NULL}};
+        receivers += deliver(s, subs, &fp, kind == HR_PS_SHARD ? "smessage" : "message", NULL, 0,
+                             ch, chlen, msg, msglen);
+        release_pair(&fp);
+    }
+    if (kind == HR_PS_CHANNEL && ps->nlens > 0) {
+        for (size_t li = 0; li < ps->nlens; li++) {
+            size_t plen = ps->prefix_lens[li];
+            if (plen > chlen) break;
+            hr_pattern_bucket *b = hr_dict_get(&ps->buckets, ch, plen);
+            if (!b) continue;
+            for (size_t i = 0; i < b->n; i++) {
+                hr_subscribers *p = b->pats[i];
+                if (!hr_glob_match(p->name, p->namelen, ch, chlen, false)) continue;
+                frame_pair fp = {{NULL, NULL}};
+                receivers += deliver(s, p, &fp, "pmessage", p->name, p->namelen, ch, chlen, msg,
+                                     msglen);
+                release_pair(&fp);
+            }
+        }
+    }
+    s->stats.pubsub_deliveries += receivers;
+    return receivers;
+}
+
+size_t hr_pubsub_count(const hr_server *s, int kind)
+{
+    return hr_dict_size(&s->pubsub->names[kind]);
+}
+
+size_t hr_pubsub_numsub(const hr_server *s, int kind, const char *name, size_t len)
+{
+    hr_subscribers *subs = hr_dict_get(&s->pubsub->names[kind], name, len);
+    return subs ? subs->n : 0;
+}
+
+hr_dict *hr_pubsub_dict(hr_server *s, int kind)
+{
+    return &s->pubsub->names[kind];
+}
+
+size_t hr_pubsub_pattern_buckets(const hr_server *s)
+{
+    return hr_dict_size(&s->pubsub->buckets);
+}
