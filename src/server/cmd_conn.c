@@ -18,8 +18,6 @@
 #include <string.h>
 #include <sys/time.h>
 
-/* The Redis version herald reports: clients enable features by it. */
-#define HR_REDIS_COMPAT_VERSION "7.2.4"
 
 HR_CMD(ping)
 {

@@ -8,6 +8,11 @@
  * each connection with writev once per loop iteration. Only when the socket
  * is full is a write handler installed.
  *
+ * Input: a connection with no partial command reads into the server's shared
+ * read buffer and parses straight from it; only the bytes of an incomplete
+ * command are copied into a private query buffer, which is freed as soon as
+ * it is consumed. Idle connections therefore hold no input memory.
+ *
  * Closing: a connection on the pending-write list (or one that must not be
  * freed right now, e.g. a command killed it) is marked CLOSE_ASAP and freed by
  * the before-sleep hook, so no list ever holds a dangling pointer.
@@ -23,7 +28,6 @@
 #include <unistd.h>
 
 #define READ_CHUNK (16 * 1024)
-#define QBUF_KEEP (32 * 1024)
 
 size_t hr_conn_subscriptions(const hr_conn *c)
 {
@@ -167,7 +171,6 @@ static void process_input(hr_conn *c)
         if (c->parser.argc > 0) hr_command_execute(c, c->parser.argc, c->parser.argv);
     }
     hr_buf_consume(&c->qbuf, pos);
-    if (c->qbuf.len == 0) hr_buf_trim(&c->qbuf, QBUF_KEEP);
 }
 
 static void read_handler(hr_loop *loop, int fd, void *data, int mask)
@@ -179,8 +182,19 @@ static void read_handler(hr_loop *loop, int fd, void *data, int mask)
      * it instead of growing in small steps. */
     if (c->parser.want > c->qbuf.len && c->parser.want - c->qbuf.len > want)
         want = c->parser.want - c->qbuf.len;
+    /* No partial command pending: borrow the shared read buffer. */
+    bool shared = c->qbuf.len == 0 && want == READ_CHUNK;
+    if (shared) {
+        hr_buf_release(&c->qbuf);
+        c->qbuf = s->readbuf;
+        hr_buf_init(&s->readbuf);
+    }
     char *dst = hr_buf_reserve(&c->qbuf, want);
     ssize_t n = read(fd, dst, want);
+    if (n <= 0 && shared) {
+        s->readbuf = c->qbuf;
+        hr_buf_init(&c->qbuf);
+    }
     if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) return;
         hr_log_verbose("Reading from client: %s", strerror(errno));
@@ -206,6 +220,16 @@ static void read_handler(hr_loop *loop, int fd, void *data, int mask)
     c->flags |= HR_CONN_IN_CALL;
     process_input(c);
     c->flags &= ~HR_CONN_IN_CALL;
+    if (shared) {
+        /* Keep only an incomplete command's bytes, in a private buffer. */
+        hr_buf rest = HR_BUF_INIT;
+        hr_buf_append(&rest, c->qbuf.data, c->qbuf.len);
+        c->qbuf.len = 0;
+        s->readbuf = c->qbuf;
+        c->qbuf = rest;
+    } else if (c->qbuf.len == 0) {
+        hr_buf_release(&c->qbuf);
+    }
     /* After QUIT or a protocol error nothing more is read. */
     if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) hr_loop_del_fd(s->loop, fd, HR_LOOP_READ);
     if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) hr_conn_want_write(c);

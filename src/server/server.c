@@ -327,6 +327,7 @@ void hr_server_free(hr_server *s)
     hr_dict_release(&s->commands);
     hr_loop_free(s->loop);
     hr_buf_release(&s->scratch);
+    hr_buf_release(&s->readbuf);
     hr_config_release(&s->cfg);
     hr_free(s);
 }

@@ -25,6 +25,9 @@
 #include "resp.h"
 
 #define HR_DEFAULT_PORT 6379
+/* The Redis version herald reports in INFO and HELLO: clients enable
+ * features by it. herald's own version is HERALD_VERSION. */
+#define HR_REDIS_COMPAT_VERSION "7.2.4"
 #define HR_MAX_BIND 16
 #define HR_DATABASES 16
 #define HR_CLIENT_NAME_MAX 4096
@@ -227,6 +230,7 @@ struct hr_server {
     uint64_t now_ms; /* cached monotonic ms at the start of each iteration */
     pid_t pid;
     hr_buf scratch; /* reusable buffer for building frames */
+    hr_buf readbuf; /* shared read buffer (see conn.c) */
 };
 
 /* --- lifecycle (server.c) --- */
