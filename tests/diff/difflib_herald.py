@@ -1279,7 +1279,10 @@ def run_case(case, selfcheck, deadline):
                                                        s.read_log().splitlines()[-15:])))
     finally:
         for s in srv.values():
-            stop_server(s)
+            try:
+                stop_server(s)
+            except AssertionError as e:  # a sanitizer report in herald's log
+                crashed.append(str(e))
     rctx, hctx = Ctx(runs['redis']), Ctx(runs['herald'])
     failures = list(crashed)
     for i, st in enumerate(case.steps):

@@ -101,6 +101,18 @@ class Server:
     def __enter__(self):
         return self.start()
 
+    def sanitizer_report(self):
+        """The sanitizer (ASan/UBSan/LSan) report in the server's log, or ''."""
+        log = self.read_log()
+        for marker in ('ERROR: AddressSanitizer', 'ERROR: LeakSanitizer', 'runtime error:'):
+            i = log.find(marker)
+            if i >= 0:
+                return log[max(0, i - 200):i + 4000]
+        return ''
+
     def __exit__(self, *exc):
         self.stop()
+        report = self.sanitizer_report() if self.kind == 'herald' else ''
         shutil.rmtree(self.dir, ignore_errors=True)
+        if report:
+            raise AssertionError('herald-server sanitizer report:\n' + report)
