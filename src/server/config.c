@@ -491,6 +491,7 @@ static void config_set(hr_conn *c, int argc, hr_arg *argv)
             hr_buf_release(&scratch);
         } else if (it->type == T_OBL) {
             memcpy(c->srv->cfg.obl, tmp.obl, sizeof(tmp.obl));
+            hr_server_limits_changed(c->srv);
         } else if (it->type == T_NOTIFY) {
             c->srv->cfg.notify_flags = tmp.notify_flags;
         } else if (it->type == T_LOGLEVEL) {

@@ -107,7 +107,7 @@ void hr_conn_push(hr_conn *c, hr_frame *f)
     }
     hr_outq_push_frame(&c->out, f);
     hr_conn_want_write(c);
-    hr_conn_check_obl(c);
+    if (c->srv->obl_floor && c->out.bytes >= c->srv->obl_floor) hr_conn_check_obl(c);
 }
 
 /* Moves pushes deferred during a command behind its reply. */

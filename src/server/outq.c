@@ -111,12 +111,16 @@ static void shrink_when_idle(hr_outq *q)
 {
     if (q->count) return;
     q->head = 0;
-    if (q->cap > 64) {
-        hr_free(q->ring);
-        q->ring = NULL;
-        q->cap = 0;
-    }
     hr_buf_trim(&q->rbuf, OUTQ_RBUF_KEEP);
+}
+
+void hr_outq_trim(hr_outq *q)
+{
+    if (q->count) return;
+    hr_free(q->ring);
+    q->ring = NULL;
+    q->cap = q->head = 0;
+    hr_buf_release(&q->rbuf);
 }
 
 ssize_t hr_outq_write(hr_outq *q, int fd, size_t max_bytes)

@@ -72,6 +72,11 @@ void hr_outq_commit(hr_outq *q, size_t len_before);
 /* Queues a reference to f (the caller keeps its own reference). */
 void hr_outq_push_frame(hr_outq *q, hr_frame *f);
 
+/* Frees the memory of an empty queue (the ring and reply buffer are kept
+ * between flushes while a connection is busy; the server's cron calls this
+ * for connections that have gone idle). No-op when anything is queued. */
+void hr_outq_trim(hr_outq *q);
+
 /* Writes as much as possible with writev (at most max_bytes, 0 = no limit).
  * Returns bytes written (>= 0; 0 also when the socket is full), or -1 with
  * errno set on a write error (not EAGAIN). */

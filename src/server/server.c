@@ -231,11 +231,32 @@ static void handle_timeouts(hr_server *s)
     }
 }
 
+void hr_server_limits_changed(hr_server *s)
+{
+    size_t floor = 0;
+    for (int i = 0; i < HR_OBL_COUNT; i++) {
+        long long l[2] = {s->cfg.obl[i].hard, s->cfg.obl[i].soft};
+        for (int k = 0; k < 2; k++)
+            if (l[k] > 0 && (floor == 0 || (size_t)l[k] < floor)) floor = (size_t)l[k];
+    }
+    s->obl_floor = floor;
+}
+
+/* Releases the output memory of connections with nothing queued, so memory
+ * follows what is pending; busy connections keep theirs between flushes. */
+static void trim_idle_outputs(hr_server *s)
+{
+    for (hr_conn *c = s->clients_head; c; c = c->next)
+        if (hr_outq_empty(&c->out) && !(c->flags & HR_CONN_PENDING_WRITE)) hr_outq_trim(&c->out);
+}
+
 static long long cron(hr_loop *loop, long long id, void *data)
 {
     hr_server *s = data;
     s->cron_loops++;
     handle_timeouts(s);
+    /* Once a second. */
+    if (s->cron_loops % (uint64_t)(s->cfg.hz > 0 ? s->cfg.hz : 10) == 0) trim_idle_outputs(s);
     /* Soft output limits are time based: re-check clients with a backlog. */
     for (hr_conn *c = s->clients_head; c; c = c->next)
         if (c->obl_soft_since_ms) hr_conn_check_obl(c);
@@ -275,6 +296,7 @@ hr_server *hr_server_new(hr_config *cfg, char *err, size_t errlen)
     }
     s->pubsub = hr_pubsub_new();
     hr_commands_register(s);
+    hr_server_limits_changed(s);
 
     if (s->cfg.port != 0) { /* port 0: no TCP listener, as in Redis */
         for (int i = 0; i < s->cfg.nbind; i++)

@@ -217,6 +217,9 @@ struct hr_server {
     uint64_t next_client_id;
     hr_conn *pending_writes;
     hr_conn *current; /* the connection whose command is executing, or NULL */
+    /* Smallest non-zero output-buffer limit of any class (0: no limits):
+     * queues below it skip the limit check. Kept by hr_server_limits_changed. */
+    size_t obl_floor;
 
     hr_pubsub *pubsub;
     hr_dict commands; /* lower-case name -> const hr_command* */
@@ -252,6 +255,9 @@ void hr_server_run(hr_server *s);
 /* Asks the loop to stop (async-signal-safe). */
 void hr_server_shutdown(hr_server *s);
 void hr_server_free(hr_server *s);
+
+/* Recomputes values derived from the configuration (call after CONFIG SET). */
+void hr_server_limits_changed(hr_server *s);
 
 /* --- connections (conn.c) --- */
 void hr_conn_close(hr_conn *c);

@@ -201,6 +201,7 @@ static void test_output_limit(void **state)
     fixture *f = *state;
     hr_server *s = f->s;
     s->cfg.obl[HR_OBL_PUBSUB] = (hr_obl){1000, 0, 0};
+    hr_server_limits_changed(s);
     hr_conn *slow = f->conns[0], *ok = f->conns[1];
     hr_pubsub_subscribe(s, slow, HR_PS_CHANNEL, "c", 1);
     hr_pubsub_subscribe(s, ok, HR_PS_CHANNEL, "c", 1);
