@@ -46,8 +46,26 @@ char *hr_strdup(const char *s)
     return hr_strndup(s, strlen(s));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define HR_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HR_ASAN 1
+#endif
+#endif
+
+#ifdef HR_ASAN
+/* From the sanitizer runtime (its header is not shipped with every compiler). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
+
 size_t hr_alloc_used(void)
 {
+#ifdef HR_ASAN
+    /* ASan replaces malloc: glibc's counters stay at zero. */
+    return __sanitizer_get_current_allocated_bytes();
+#else
     struct mallinfo2 mi = mallinfo2();
     return mi.uordblks + mi.hblkhd;
+#endif
 }

@@ -18,7 +18,8 @@ static inline void hr_free(void *p)
 {
     free(p);
 }
-/* Bytes currently allocated by the process (malloc_usable_size based). */
+/* Bytes currently allocated through malloc by the process (glibc's
+ * mallinfo2, or the sanitizer allocator's count in ASan builds). */
 size_t hr_alloc_used(void);
 
 #endif

@@ -27,7 +27,7 @@ def free_port():
 def herald_binary():
     path = os.environ.get('HERALD_SERVER')
     if path:
-        return path
+        return os.path.abspath(path)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     return os.path.join(root, 'build', 'herald-server')
 
@@ -55,8 +55,10 @@ class Server:
 
     def start(self, timeout=10.0):
         self.log = open(self.logpath, 'wb')
+        # Each server runs in its own temporary directory, so nothing it
+        # writes (a redis-server stand-in's dump.rdb, say) lands in the tree.
         self.proc = subprocess.Popen(self.cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, cwd=self.dir)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:

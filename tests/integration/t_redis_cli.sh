@@ -1,0 +1,397 @@
+#!/usr/bin/env bash
+# t_redis_cli.sh - drives the server under test ($HERALD_SERVER, default
+# build/herald-server) with the real redis-cli and checks its exact output:
+# PING/ECHO, PUBLISH receiver counts, redis-cli SUBSCRIBE / PSUBSCRIBE /
+# SSUBSCRIBE processes reading messages published by another redis-cli,
+# `redis-cli -3` (RESP3), HELLO, CLIENT subcommands, INFO field names, and the
+# small server commands (SELECT, DBSIZE, TIME, ROLE, CLUSTER, COMMAND, CONFIG).
+#
+# The server runs on a free 127.0.0.1 port with a private temporary working
+# directory; every redis-cli call is bounded by `timeout`, every wait loop by a
+# count. All processes started here are killed on exit, whatever the outcome.
+# Prints "ok"/"FAIL" per check and a final summary; exits 1 if any check failed.
+set -u
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SERVER=${HERALD_SERVER:-$HERE/../../build/herald-server}
+CLI=${REDIS_CLI:-redis-cli}
+PY=/usr/bin/python3
+
+if ! command -v "$CLI" >/dev/null 2>&1; then
+  echo "t_redis_cli: redis-cli not found (install redis-tools; see scripts/bootstrap)" >&2
+  exit 1
+fi
+if [ ! -x "$SERVER" ]; then
+  echo "t_redis_cli: server binary '$SERVER' not found or not executable (set HERALD_SERVER)" >&2
+  exit 1
+fi
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-t_redis_cli.XXXXXX")
+PIDS=()
+SERVER_PID=
+PORT=
+
+cleanup() {
+  local p
+  for p in "${PIDS[@]}" $SERVER_PID; do kill "$p" 2>/dev/null; done
+  for p in "${PIDS[@]}" $SERVER_PID; do
+    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$p" 2>/dev/null
+  done
+  wait 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'echo "t_redis_cli: interrupted" >&2; exit 130' INT TERM
+
+PASS=0
+FAIL=0
+ok() { PASS=$((PASS + 1)); echo "ok   - $1"; }
+not_ok() {
+  FAIL=$((FAIL + 1))
+  echo "FAIL - $1"
+  shift
+  local l
+  for l in "$@"; do printf '         %s\n' "$l"; done
+}
+# expect_eq NAME EXPECTED ACTUAL
+expect_eq() {
+  if [ "$2" == "$3" ]; then ok "$1"; else
+    not_ok "$1" "expected: $(printf '%q' "$2")" "actual:   $(printf '%q' "$3")"
+  fi
+}
+# expect_match NAME EXTENDED-REGEX ACTUAL
+expect_match() {
+  if [[ "$3" =~ $2 ]]; then ok "$1"; else
+    not_ok "$1" "expected to match: $2" "actual: $(printf '%q' "$3")"
+  fi
+}
+# expect_file NAME FILE EXPECTED-LINES...  (exact file content, one arg per line)
+expect_file() {
+  local name=$1 file=$2
+  shift 2
+  local want
+  want=$(printf '%s\n' "$@")
+  if [ "$(cat "$file")" == "$want" ]; then ok "$name"; else
+    not_ok "$name" "expected lines:" "$(printf '%s\n' "$@" | sed 's/^/  | /')" "actual:" \
+      "$(sed 's/^/  | /' "$file")"
+  fi
+}
+
+free_port() {
+  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+cli() { timeout 10 "$CLI" -h 127.0.0.1 -p "$PORT" "$@" 2>&1; }
+# Several commands on one connection: redis-cli reads them from stdin, one per line.
+cli_session() { printf '%s\n' "$@" | timeout 10 "$CLI" -h 127.0.0.1 -p "$PORT" 2>&1; }
+
+start_server() {
+  local attempt i
+  for attempt in 1 2 3; do
+    PORT=$(free_port)
+    (cd "$TMP" && exec "$SERVER" --port "$PORT" --bind 127.0.0.1) >"$TMP/server.log" 2>&1 &
+    SERVER_PID=$!
+    for i in $(seq 1 200); do
+      if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
+      if [ "$(timeout 2 "$CLI" -h 127.0.0.1 -p "$PORT" PING 2>/dev/null)" == "PONG" ]; then
+        return 0
+      fi
+      sleep 0.05
+    done
+    kill "$SERVER_PID" 2>/dev/null
+    wait "$SERVER_PID" 2>/dev/null
+    SERVER_PID=
+    echo "t_redis_cli: server did not start on port $PORT (attempt $attempt); log:" >&2
+    sed 's/^/  | /' "$TMP/server.log" >&2
+  done
+  return 1
+}
+
+# wait_for NAME TRIES COMMAND...: polls COMMAND (0.05 s apart) until it succeeds.
+wait_for() {
+  local name=$1 tries=$2 i
+  shift 2
+  for ((i = 0; i < tries; i++)); do
+    if "$@"; then return 0; fi
+    sleep 0.05
+  done
+  echo "t_redis_cli: timed out waiting for: $name" >&2
+  return 1
+}
+numsub_is() { [ "$(cli PUBSUB NUMSUB "$1" | sed -n 2p)" == "$2" ]; }
+numpat_is() { [ "$(cli PUBSUB NUMPAT)" == "$1" ]; }
+shardnumsub_is() { [ "$(cli PUBSUB SHARDNUMSUB "$1" | sed -n 2p)" == "$2" ]; }
+lines_at_least() { [ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]; }
+# info_field FIELD [SECTION]: value of FIELD in INFO output (CR stripped)
+info_field() {
+  cli INFO ${2:-} | tr -d '\r' | sed -n "s/^$1:\(.*\)$/\1/p"
+}
+# background subscriber: bg_sub OUTFILE redis-cli-args...; pid appended to PIDS
+bg_sub() {
+  local out=$1
+  shift
+  timeout 60 "$CLI" -h 127.0.0.1 -p "$PORT" "$@" >"$out" 2>"$out.err" &
+  PIDS+=($!)
+  LAST_PID=$!
+}
+
+echo "# t_redis_cli: server $SERVER, $("$CLI" --version)"
+if ! start_server; then
+  echo "t_redis_cli: could not start $SERVER" >&2
+  exit 1
+fi
+echo "# server listening on 127.0.0.1:$PORT"
+
+SERVER_VERSION=$(info_field redis_version server)
+# CLIENT SETINFO and the lib-name/lib-ver CLIENT fields appeared in Redis 7.2.
+HAS_72=0
+if [[ "$SERVER_VERSION" =~ ^([0-9]+)\.([0-9]+) ]] &&
+  { [ "${BASH_REMATCH[1]}" -gt 7 ] || { [ "${BASH_REMATCH[1]}" -eq 7 ] && [ "${BASH_REMATCH[2]}" -ge 2 ]; }; }; then
+  HAS_72=1
+fi
+echo "# server reports redis_version=$SERVER_VERSION (7.2 features: $([ $HAS_72 = 1 ] && echo yes || echo no))"
+
+# ---- basic commands ---------------------------------------------------------
+expect_eq "PING" "PONG" "$(cli PING)"
+expect_eq "PING with message" "hello world" "$(cli PING 'hello world')"
+expect_eq "ECHO" "héllo wörld" "$(cli ECHO 'héllo wörld')"
+expect_eq "ECHO empty string" "" "$(cli ECHO '')"
+expect_eq "ECHO wrong arity" "ERR wrong number of arguments for 'echo' command" "$(cli ECHO)"
+expect_eq "unknown command" "ERR unknown command 'nosuchcmd', with args beginning with: 'a' 'b' " \
+  "$(cli nosuchcmd a b)"
+expect_eq "unknown command keeps the client's spelling" "ERR unknown command 'NoSuchCmd', with args beginning with: " \
+  "$(cli NoSuchCmd)"
+expect_eq "SELECT 0" "OK" "$(cli SELECT 0)"
+expect_eq "SELECT 15" "OK" "$(cli SELECT 15)"
+expect_eq "SELECT 16 out of range" "ERR DB index is out of range" "$(cli SELECT 16)"
+expect_eq "DBSIZE" "0" "$(cli DBSIZE)"
+expect_eq "FLUSHALL" "OK" "$(cli FLUSHALL)"
+expect_eq "FLUSHDB" "OK" "$(cli FLUSHDB)"
+expect_match "TIME is two integers" $'^[0-9]{10,}\n[0-9]{1,6}$' "$(cli TIME)"
+now=$(date +%s)
+t=$(cli TIME | head -1)
+if [[ "$t" =~ ^[0-9]+$ ]] && [ $((t - now)) -le 5 ] && [ $((now - t)) -le 5 ]; then
+  ok "TIME seconds match the wall clock"
+else not_ok "TIME seconds match the wall clock" "server $t, local $now"; fi
+expect_eq "ROLE" $'master\n0' "$(cli ROLE)"
+expect_eq "CLUSTER INFO (cluster disabled)" "ERR This instance has cluster support disabled" \
+  "$(cli CLUSTER INFO)"
+expect_match "COMMAND COUNT is a positive integer" '^[1-9][0-9]*$' "$(cli COMMAND COUNT)"
+expect_match "COMMAND INFO publish" $'^publish\n3\n' "$(cli COMMAND INFO publish)"
+expect_match "CONFIG GET maxclients" $'^maxclients\n[1-9][0-9]*$' "$(cli CONFIG GET maxclients)"
+expect_eq "CONFIG RESETSTAT" "OK" "$(cli CONFIG RESETSTAT)"
+expect_eq "QUIT" "OK" "$(cli QUIT)"
+expect_eq "RESET" "RESET" "$(cli RESET)"
+expect_eq "PING after RESET on one connection" $'RESET\nPONG' "$(cli_session RESET PING)"
+
+# ---- PUBLISH / SUBSCRIBE / PSUBSCRIBE across redis-cli processes ------------
+expect_eq "PUBLISH without subscribers" "0" "$(cli PUBLISH nobody hello)"
+
+bg_sub "$TMP/sub.out" SUBSCRIBE ch1 ch2
+SUB_PID=$LAST_PID
+bg_sub "$TMP/psub.out" PSUBSCRIBE 'ch*' 'news.*'
+PSUB_PID=$LAST_PID
+bg_sub "$TMP/sub2.out" SUBSCRIBE ch1
+SUB2_PID=$LAST_PID
+wait_for "2 subscribers on ch1" 200 numsub_is ch1 2
+wait_for "2 patterns" 200 numpat_is 2
+wait_for "psubscribe output" 100 lines_at_least "$TMP/psub.out" 6
+
+expect_eq "PUBSUB CHANNELS" $'ch1\nch2' "$(cli PUBSUB CHANNELS | sort)"
+expect_eq "PUBSUB CHANNELS pattern" "ch2" "$(cli PUBSUB CHANNELS '*2')"
+expect_eq "PUBSUB NUMSUB" $'ch1\n2\nch2\n1\nnope\n0' "$(cli PUBSUB NUMSUB ch1 ch2 nope)"
+expect_eq "PUBSUB NUMSUB without channels" "" "$(cli PUBSUB NUMSUB)"
+expect_eq "PUBSUB NUMPAT" "2" "$(cli PUBSUB NUMPAT)"
+expect_eq "CLIENT LIST TYPE pubsub has the 3 subscribers" "3" \
+  "$(cli CLIENT LIST TYPE pubsub | grep -c '^id=')"
+expect_eq "INFO pubsub_channels" "2" "$(info_field pubsub_channels stats)"
+expect_eq "INFO pubsub_patterns" "2" "$(info_field pubsub_patterns stats)"
+expect_eq "INFO connected_clients counts subscribers" "4" "$(info_field connected_clients clients)"
+
+expect_eq "PUBLISH ch1 reaches 2 channel + 1 pattern subscriber" "3" "$(cli PUBLISH ch1 hello)"
+expect_eq "PUBLISH ch2 reaches 1 channel + 1 pattern subscriber" "2" "$(cli PUBLISH ch2 'two words')"
+expect_eq "PUBLISH news.today reaches the pattern subscriber" "1" \
+  "$(cli PUBLISH news.today 'quoted "text" here')"
+expect_eq "PUBLISH unmatched channel" "0" "$(cli PUBLISH other x)"
+expect_eq "PUBLISH empty message" "3" "$(cli PUBLISH ch1 '')"
+
+wait_for "subscriber output" 100 lines_at_least "$TMP/sub.out" 15
+wait_for "pattern subscriber output" 100 lines_at_least "$TMP/psub.out" 22
+wait_for "second subscriber output" 100 lines_at_least "$TMP/sub2.out" 9
+expect_file "redis-cli SUBSCRIBE output" "$TMP/sub.out" \
+  subscribe ch1 1 subscribe ch2 2 \
+  message ch1 hello message ch2 "two words" message ch1 ""
+expect_file "redis-cli PSUBSCRIBE output" "$TMP/psub.out" \
+  psubscribe 'ch*' 1 psubscribe 'news.*' 2 \
+  pmessage 'ch*' ch1 hello pmessage 'ch*' ch2 "two words" \
+  pmessage 'news.*' news.today 'quoted "text" here' pmessage 'ch*' ch1 ""
+expect_file "second redis-cli SUBSCRIBE output" "$TMP/sub2.out" \
+  subscribe ch1 1 message ch1 hello message ch1 ""
+
+# CLIENT KILL ID of a subscriber: its redis-cli sees the connection close.
+sub2_id=$(cli CLIENT LIST TYPE pubsub | grep 'sub=1 psub=0' | tail -1 | sed -n 's/^id=\([0-9]*\) .*/\1/p')
+pre=$(cli CLIENT LIST TYPE pubsub | grep -c '^id=')
+if [ -n "$sub2_id" ]; then
+  expect_eq "CLIENT KILL ID <subscriber>" "1" "$(cli CLIENT KILL ID "$sub2_id")"
+  for _ in $(seq 1 100); do kill -0 "$SUB2_PID" 2>/dev/null || break; sleep 0.05; done
+  if kill -0 "$SUB2_PID" 2>/dev/null; then
+    not_ok "killed subscriber's redis-cli exits"
+  else
+    wait "$SUB2_PID"
+    rc=$?
+    expect_eq "killed subscriber's redis-cli exits with status 1" "1" "$rc"
+    expect_match "killed subscriber's redis-cli reports the close" 'Server closed the connection' \
+      "$(cat "$TMP/sub2.out" "$TMP/sub2.out.err")"
+  fi
+  expect_eq "pubsub clients after CLIENT KILL" "$((pre - 1))" \
+    "$(cli CLIENT LIST TYPE pubsub | grep -c '^id=')"
+  wait_for "1 subscriber on ch1 after kill" 100 numsub_is ch1 1
+  expect_eq "PUBSUB NUMSUB after CLIENT KILL" $'ch1\n1' "$(cli PUBSUB NUMSUB ch1)"
+else
+  not_ok "find the second subscriber in CLIENT LIST" "$(cli CLIENT LIST TYPE pubsub)"
+fi
+expect_eq "CLIENT KILL ID of unknown client" "0" "$(cli CLIENT KILL ID 999999999)"
+expect_eq "CLIENT KILL <addr> of unknown client" "ERR No such client" "$(cli CLIENT KILL 127.0.0.1:1)"
+
+# Sharded pub/sub (redis-cli knows SSUBSCRIBE is a subscribe-mode command in 7.0+).
+bg_sub "$TMP/ssub.out" SSUBSCRIBE shard1
+wait_for "shard subscriber" 200 shardnumsub_is shard1 1
+expect_eq "PUBSUB SHARDCHANNELS" "shard1" "$(cli PUBSUB SHARDCHANNELS)"
+expect_eq "PUBSUB SHARDNUMSUB" $'shard1\n1\nnone\n0' "$(cli PUBSUB SHARDNUMSUB shard1 none)"
+expect_eq "SPUBLISH reaches the shard subscriber" "1" "$(cli SPUBLISH shard1 'shard msg')"
+expect_eq "SPUBLISH does not reach channel subscribers" "0" "$(cli SPUBLISH ch1 x)"
+expect_eq "PUBLISH does not reach shard subscribers" "0" "$(cli PUBLISH shard1 x)"
+wait_for "ssubscribe output" 100 lines_at_least "$TMP/ssub.out" 6
+expect_file "redis-cli SSUBSCRIBE output" "$TMP/ssub.out" ssubscribe shard1 1 smessage shard1 'shard msg'
+expect_eq "INFO pubsubshard_channels" "1" "$(info_field pubsubshard_channels stats)"
+
+# ---- RESP3 --------------------------------------------------------------------
+if "$CLI" --help 2>&1 | grep -qE '^ +-3 '; then
+  expect_eq "redis-cli -3 PING" "PONG" "$(cli -3 PING)"
+  hello3=$(cli -3 HELLO 3)
+  expect_match "redis-cli -3 HELLO 3 map" \
+    $'^server [^\n]+\nversion [0-9][^\n]*\nproto 3\nid [0-9]+\nmode standalone\nrole master\nmodules $' "$hello3"
+  expect_match "redis-cli -3 CLIENT INFO says resp=3" ' resp=3( |$)' "$(cli -3 CLIENT INFO)"
+  expect_eq "redis-cli -3 PUBSUB NUMSUB (an array in RESP3 too)" $'ch1\n1\nch2\n1' "$(cli -3 PUBSUB NUMSUB ch1 ch2)"
+  bg_sub "$TMP/sub3.out" -3 SUBSCRIBE r3
+  wait_for "RESP3 subscriber" 200 numsub_is r3 1
+  expect_eq "PUBLISH to the RESP3 subscriber" "1" "$(cli PUBLISH r3 'push message')"
+  wait_for "RESP3 subscriber output" 100 lines_at_least "$TMP/sub3.out" 6
+  expect_file "redis-cli -3 SUBSCRIBE output" "$TMP/sub3.out" subscribe r3 1 message r3 'push message'
+else
+  echo "# skip: this redis-cli has no -3 (RESP3) option"
+fi
+
+# ---- HELLO -----------------------------------------------------------------
+expect_match "HELLO (RESP2, no arguments)" \
+  $'^server\n[^\n]+\nversion\n[0-9][^\n]*\nproto\n2\nid\n[0-9]+\nmode\nstandalone\nrole\nmaster\nmodules$' \
+  "$(cli HELLO)"
+expect_match "HELLO 2" $'\nproto\n2\n' "$(cli HELLO 2)"
+expect_match "HELLO 3 via plain redis-cli" $'\nproto 3\n' "$(cli HELLO 3)"
+expect_eq "HELLO 4" "NOPROTO unsupported protocol version" "$(cli HELLO 4)"
+expect_eq "HELLO 1" "NOPROTO unsupported protocol version" "$(cli HELLO 1)"
+expect_eq "HELLO 3 SETNAME then CLIENT GETNAME" "hello-name" \
+  "$(cli_session 'HELLO 3 SETNAME hello-name' 'CLIENT GETNAME' | tail -1)"
+expect_match "HELLO 3 AUTH default <any> (nopass default user)" $'proto 3\n' \
+  "$(cli HELLO 3 AUTH default whatever)"
+expect_eq "HELLO 3 SETNAME with a space" \
+  "ERR Client names cannot contain spaces, newlines or special characters." \
+  "$(cli HELLO 3 SETNAME 'a b')"
+
+# ---- CLIENT ----------------------------------------------------------------
+expect_match "CLIENT ID" '^[1-9][0-9]*$' "$(cli CLIENT ID)"
+sess=$(cli_session 'CLIENT ID' 'CLIENT SETNAME cli-test' 'CLIENT GETNAME' 'CLIENT INFO' \
+  'CLIENT NO-EVICT on' 'CLIENT NO-EVICT off' 'CLIENT REPLY ON' 'CLIENT SETNAME ""' 'CLIENT GETNAME' \
+  'CLIENT SETNAME cli-test' 'CLIENT LIST')
+my_id=$(sed -n 1p <<<"$sess")
+expect_eq "CLIENT SETNAME" "OK" "$(sed -n 2p <<<"$sess")"
+expect_eq "CLIENT GETNAME" "cli-test" "$(sed -n 3p <<<"$sess")"
+expect_match "CLIENT INFO has this id and name" "^id=$my_id addr=127\\.0\\.0\\.1:[0-9]+ laddr=127\\.0\\.0\\.1:$PORT fd=[0-9]+ name=cli-test age=[0-9]+ idle=[0-9]+ flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 " \
+  "$(sed -n 4p <<<"$sess")"
+# Redis 7.2 appends " lib-name=... lib-ver=..." after resp=.
+if [ $HAS_72 = 1 ]; then tail_re=' cmd=client\|info user=default redir=-1 resp=2 lib-name= lib-ver=$'
+else tail_re=' cmd=client\|info user=default redir=-1 resp=2$'; fi
+expect_match "CLIENT INFO ends with cmd/user/redir/resp[/lib-name/lib-ver]" "$tail_re" "$(sed -n 4p <<<"$sess")"
+expect_eq "CLIENT NO-EVICT on/off, REPLY ON, SETNAME \"\" and GETNAME" $'OK\nOK\nOK\nOK\n\nOK' \
+  "$(sed -n 5,10p <<<"$sess")"
+expect_eq "CLIENT LIST shows the named client" "1" \
+  "$(sed -n '11,$p' <<<"$sess" | grep -c "^id=$my_id .* name=cli-test .* cmd=client|list ")"
+expect_eq "CLIENT SETNAME with a space" "ERR Client names cannot contain spaces, newlines or special characters." \
+  "$(cli CLIENT SETNAME 'a b')"
+expect_eq "CLIENT GETNAME without a name" "" "$(cli CLIENT GETNAME)"
+expect_eq "CLIENT NO-EVICT bad argument" "ERR syntax error" "$(cli CLIENT NO-EVICT maybe)"
+ssub_id=$(cli CLIENT LIST TYPE pubsub | grep ' ssub=1 ' | sed -n 's/^id=\([0-9]*\) .*/\1/p')
+expect_match "CLIENT LIST ID <shard subscriber>" "^id=$ssub_id .* sub=0 psub=0 ssub=1 .* cmd=ssubscribe " \
+  "$(cli CLIENT LIST ID "$ssub_id" 1000000)"
+expect_eq "CLIENT LIST ID of unknown ids is empty" "" "$(cli CLIENT LIST ID 1000000 2000000)"
+expect_eq "CLIENT LIST ID with a non-number" "ERR Invalid client ID" "$(cli CLIENT LIST ID abc)"
+if [ $HAS_72 = 1 ]; then
+  sess=$(cli_session 'CLIENT SETINFO lib-name herald-cli-test' 'CLIENT SETINFO lib-ver 1.2.3' 'CLIENT INFO' \
+    'CLIENT SETINFO lib-name "bad name"' 'CLIENT SETINFO nosuchattr x' | grep -v '^$')
+  # (redis-cli prints an empty line after each error reply in this mode; dropped above)
+  expect_eq "CLIENT SETINFO lib-name / lib-ver" $'OK\nOK' "$(sed -n 1,2p <<<"$sess")"
+  expect_match "CLIENT INFO shows lib-name and lib-ver" ' lib-name=herald-cli-test lib-ver=1\.2\.3$' \
+    "$(sed -n 3p <<<"$sess")"
+  expect_eq "CLIENT SETINFO lib-name with a space" \
+    "ERR lib-name cannot contain spaces, newlines or special characters." "$(sed -n 4p <<<"$sess")"
+  expect_eq "CLIENT SETINFO unknown attribute" "ERR Unrecognized option 'nosuchattr'" "$(sed -n 5p <<<"$sess")"
+else
+  echo "# skip: CLIENT SETINFO (server reports $SERVER_VERSION < 7.2)"
+fi
+
+# ---- INFO ------------------------------------------------------------------
+info=$(cli INFO | tr -d '\r')
+for section in Server Clients Memory Stats; do
+  expect_match "INFO has section # $section" "(^|"$'\n'")# $section("$'\n'"|$)" "$info"
+done
+for field in redis_version connected_clients pubsub_channels pubsub_patterns pubsubshard_channels \
+  total_commands_processed total_connections_received used_memory uptime_in_seconds tcp_port; do
+  expect_match "INFO field $field" "(^|"$'\n'")$field:[^"$'\n'"]+" "$info"
+done
+expect_eq "INFO tcp_port is our port" "$PORT" "$(sed -n 's/^tcp_port://p' <<<"$info")"
+expect_match "INFO used_memory is a positive integer" '^[1-9][0-9]*$' "$(sed -n 's/^used_memory://p' <<<"$info")"
+expect_match "INFO total_commands_processed is a positive integer" '^[1-9][0-9]*$' \
+  "$(sed -n 's/^total_commands_processed://p' <<<"$info")"
+expect_match "INFO lines end with CRLF" $'^# Server\r\nredis_version:' "$(cli INFO server)"
+infos=$(cli INFO server | tr -d '\r')
+expect_match "INFO server has redis_version" $'(^|\n)redis_version:' "$infos"
+if grep -qE '^(connected_clients|used_memory|pubsub_channels):' <<<"$infos"; then
+  not_ok "INFO server has only the server section" "$infos"
+else ok "INFO server has only the server section"; fi
+expect_eq "INFO stats begins with its header" "# Stats" "$(cli INFO stats | tr -d '\r' | head -1)"
+expect_match "INFO clients has connected_clients" $'^# Clients\nconnected_clients:[0-9]+' \
+  "$(cli INFO clients | tr -d '\r')"
+
+# ---- unsubscribing ends in zero subscriptions ----------------------------------
+kill "$SUB_PID" "$PSUB_PID" 2>/dev/null
+wait_for "subscribers gone" 200 numsub_is ch1 0
+wait_for "patterns gone" 200 numpat_is 0
+expect_eq "PUBLISH after subscribers left" "0" "$(cli PUBLISH ch1 bye)"
+expect_eq "server still answers" "PONG" "$(cli PING)"
+
+# ---- the server stops cleanly, without a sanitizer report -------------------
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
+kill -TERM "$SERVER_PID" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$SERVER_PID" 2>/dev/null; then
+  not_ok "server exits within 5 s of SIGTERM"
+  kill -9 "$SERVER_PID" 2>/dev/null
+  wait "$SERVER_PID" 2>/dev/null
+else
+  wait "$SERVER_PID"
+  rc=$?
+  # 0, or 143 if the server leaves SIGTERM's default action in place
+  if [ "$rc" = 0 ] || [ "$rc" = 143 ]; then ok "server exits cleanly on SIGTERM"; else
+    not_ok "server exits cleanly on SIGTERM" "exit status $rc" "$(tail -20 "$TMP/server.log")"; fi
+fi
+SERVER_PID=
+# the markers of an ASan / LSan / UBSan report (see tests/lib/servers.py)
+if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$TMP/server.log"; then
+  not_ok "no sanitizer report in the server log" "$(grep -m1 -A60 -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$TMP/server.log")"
+else
+  ok "no sanitizer report in the server log"
+fi
+
+echo "# t_redis_cli: $PASS passed, $FAIL failed"
+[ "$FAIL" -eq 0 ]
