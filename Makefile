@@ -4,7 +4,7 @@ SAN_BUILD ?= build-san
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
-.PHONY: all build test test-san bootstrap fuzz format clean
+.PHONY: all build test test-san bootstrap fuzz format clean demo
 
 all: build
 
@@ -34,6 +34,10 @@ fuzz: bootstrap
 	cmake --build build-fuzz -j $(JOBS)
 	tests/fuzz/run-all build-fuzz $(FUZZ_SECONDS)
 
+
+# The seed's Producer and Consumer against herald-server for about 10 s.
+demo: build
+	@scripts/demo $(BUILD)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
