@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""herald-server as a program: command line, config file, unix socket,
+logging, signals and connection limits (maxclients, timeout, output buffer
+limits). Starts its own servers on free 127.0.0.1 ports."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import warnings
+
+warnings.simplefilter("ignore", ResourceWarning)  # sockets are left to the servers to close
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'lib'))
+from servers import Server, free_port, herald_binary  # noqa: E402
+
+
+def recv_until(sock, want, timeout=5.0):
+    sock.settimeout(timeout)
+    data = b''
+    deadline = time.time() + timeout
+    while want not in data and time.time() < deadline:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def wait_closed(sock, timeout=5.0):
+    """True when the server closes the connection within timeout."""
+    sock.settimeout(timeout)
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if sock.recv(65536) == b'':
+                return True
+    except (socket.timeout, ConnectionResetError):
+        return isinstance(sys.exc_info()[1], ConnectionResetError)
+    return False
+
+
+class Program(unittest.TestCase):
+    def test_version_and_help(self):
+        out = subprocess.run([herald_binary(), '--version'], capture_output=True, text=True,
+                             timeout=10)
+        self.assertEqual(out.returncode, 0)
+        self.assertIn('herald-server v=', out.stdout)
+        out = subprocess.run([herald_binary(), '--help'], capture_output=True, text=True,
+                             timeout=10)
+        self.assertEqual(out.returncode, 0)
+        self.assertIn('Usage: herald-server', out.stdout)
+
+    def test_bad_option_fails(self):
+        out = subprocess.run([herald_binary(), '--no-such-directive', '1'], capture_output=True,
+                             text=True, timeout=10)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn('Bad directive', out.stderr)
+        out = subprocess.run([herald_binary(), '--maxclients', 'many'], capture_output=True,
+                             text=True, timeout=10)
+        self.assertNotEqual(out.returncode, 0)
+
+    def test_config_file_unixsocket_logfile_and_sigterm(self):
+        d = tempfile.mkdtemp(prefix='herald-prog-')
+        sock_path = os.path.join(d, 'herald.sock')
+        log_path = os.path.join(d, 'herald.log')
+        conf = os.path.join(d, 'herald.conf')
+        port = free_port()
+        with open(conf, 'w') as f:
+            f.write('# a redis.conf-style file\n'
+                    'port %d\nbind 127.0.0.1\n'
+                    'unixsocket "%s"\nunixsocketperm 700\n'
+                    'logfile %s\nloglevel verbose\n'
+                    'maxclients 123\n'
+                    'client-output-buffer-limit pubsub 1mb 512kb 10\n'
+                    'save ""\nappendonly no\n' % (port, sock_path, log_path))
+        p = subprocess.Popen([herald_binary(), conf, '--timeout', '7'], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.time() + 10
+            while not os.path.exists(sock_path) and time.time() < deadline:
+                time.sleep(0.05)
+            u = socket.socket(socket.AF_UNIX)
+            u.connect(sock_path)
+            u.sendall(b'CONFIG GET maxclients\r\nCONFIG GET timeout\r\n'
+                      b'CONFIG GET client-output-buffer-limit\r\nPING\r\n')
+            r = recv_until(u, b'+PONG\r\n')
+            self.assertIn(b'$3\r\n123\r\n', r)
+            self.assertIn(b'$1\r\n7\r\n', r)
+            self.assertIn(b'pubsub 1048576 524288 10', r)
+            self.assertEqual(os.stat(sock_path).st_mode & 0o777, 0o700)
+            t = socket.create_connection(('127.0.0.1', port))
+            t.sendall(b'CLIENT LIST\r\n')
+            r = recv_until(t, b'\n\r\n')
+            self.assertIn(b'flags=U', r)  # the unix-socket client is listed as such
+            t.close()
+            u.close()
+            p.send_signal(signal.SIGTERM)
+            self.assertEqual(p.wait(10), 0)
+            self.assertFalse(os.path.exists(sock_path))
+            with open(log_path) as f:
+                log = f.read()
+            self.assertIn('Ready to accept connections tcp on port %d' % port, log)
+            self.assertIn('Ready to accept connections unix', log)
+            self.assertIn('exit', log)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    def test_bad_config_file(self):
+        d = tempfile.mkdtemp(prefix='herald-prog-')
+        conf = os.path.join(d, 'bad.conf')
+        with open(conf, 'w') as f:
+            f.write('port 1234\nnot-a-directive yes\n')
+        out = subprocess.run([herald_binary(), conf], capture_output=True, text=True, timeout=10)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn('line 2', out.stderr)
+        self.assertIn('not-a-directive', out.stderr)
+
+    def test_sigint_exits_zero(self):
+        s = Server('herald').start()
+        s.proc.send_signal(signal.SIGINT)
+        self.assertEqual(s.proc.wait(10), 0)
+        s.stop()
+
+
+class Limits(unittest.TestCase):
+    def test_maxclients(self):
+        with Server('herald', args=['--maxclients', '3']) as s:
+            keep = [s.connect() for _ in range(3)]
+            for k in keep:
+                k.sendall(b'PING\r\n')
+                self.assertEqual(recv_until(k, b'\r\n'), b'+PONG\r\n')
+            extra = s.connect()
+            self.assertEqual(recv_until(extra, b'\r\n'), b'-ERR max number of clients reached\r\n')
+            self.assertTrue(wait_closed(extra))
+            keep[0].close()
+            time.sleep(0.2)
+            again = s.connect()
+            again.sendall(b'PING\r\n')
+            self.assertEqual(recv_until(again, b'\r\n'), b'+PONG\r\n')
+            again.sendall(b'INFO stats\r\n')
+            self.assertIn(b'rejected_connections:1', recv_until(again, b'keyspace'))
+
+    def test_idle_timeout_spares_subscribers(self):
+        with Server('herald', args=['--timeout', '1']) as s:
+            idle = s.connect()
+            idle.sendall(b'PING\r\n')
+            recv_until(idle, b'\r\n')
+            sub = s.connect()
+            sub.sendall(b'SUBSCRIBE ch\r\n')
+            recv_until(sub, b':1\r\n')
+            self.assertTrue(wait_closed(idle, timeout=5))
+            pub = s.connect()
+            pub.sendall(b'PUBLISH ch still-here\r\n')
+            self.assertEqual(recv_until(pub, b'\r\n'), b':1\r\n')
+            self.assertIn(b'still-here', recv_until(sub, b'still-here'))
+
+    def test_output_buffer_limit_closes_only_the_slow_subscriber(self):
+        with Server('herald', args=['--client-output-buffer-limit', 'pubsub 256kb 0 0']) as s:
+            slow = s.connect()
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.sendall(b'SUBSCRIBE ch\r\n')
+            recv_until(slow, b':1\r\n')
+            fast = s.connect()
+            fast.sendall(b'SUBSCRIBE ch\r\n')
+            recv_until(fast, b':1\r\n')
+            pub = s.connect()
+            # 16 MB per subscriber: far more than the kernel's socket buffers
+            # can absorb, so the slow reader's queue must reach the limit.
+            payload = b'x' * 8000
+            cmd = b'*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$8000\r\n' + payload + b'\r\n'
+            got_fast = 0
+            fast.setblocking(False)
+            for _ in range(40):
+                pub.sendall(cmd * 50)
+                replies = b''
+                deadline = time.time() + 10
+                while replies.count(b'\r\n') < 50 and time.time() < deadline:
+                    try:
+                        while True:
+                            chunk = fast.recv(1 << 20)
+                            if not chunk:
+                                break
+                            got_fast += len(chunk)
+                    except BlockingIOError:
+                        pass
+                    pub.settimeout(0.05)
+                    try:
+                        replies += pub.recv(65536)
+                    except socket.timeout:
+                        pass
+                self.assertEqual(replies.count(b'\r\n'), 50)
+            fast.setblocking(True)
+            pub.sendall(b'INFO stats\r\n')
+            info = recv_until(pub, b'keyspace')
+            self.assertIn(b'client_output_buffer_limit_disconnections:1', info)
+            # the fast subscriber is still connected and still receives
+            pub.sendall(b'PUBSUB NUMSUB ch\r\n')
+            self.assertIn(b':1\r\n', recv_until(pub, b':1\r\n'))
+            self.assertGreater(got_fast, 1000 * 100)
+            log = s.read_log()
+            self.assertIn('overcoming of output buffer limits', log)
+
+
+if __name__ == '__main__':
+    result = unittest.main(exit=False, verbosity=2).result
+    failed = len(result.failures) + len(result.errors)
+    print('%d passed, %d failed' % (result.testsRun - failed, failed))
+    sys.exit(1 if failed else 0)
