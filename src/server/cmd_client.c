@@ -247,9 +247,7 @@ HR_CMD(client_setinfo)
         dst = &c->lib_ver;
         what = "lib-ver";
     } else {
-        size_t n = strnlen(attr->ptr, attr->len);
-        if (n > 128) n = 128;
-        hr_reply_errorf(c, "ERR Unrecognized option '%.*s'", (int)n, attr->ptr);
+        hr_reply_errorf(c, "ERR Unrecognized option '%.*s'", hr_arg_preview(attr), attr->ptr);
         return;
     }
     for (size_t i = 0; i < val->len; i++) {

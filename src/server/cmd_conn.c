@@ -122,9 +122,8 @@ HR_CMD(hello)
             }
             j += 1;
         } else {
-            size_t n = strnlen(argv[j].ptr, argv[j].len);
-            if (n > 128) n = 128;
-            hr_reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'", (int)n, argv[j].ptr);
+            hr_reply_errorf(c, "ERR Syntax error in HELLO option '%.*s'", hr_arg_preview(&argv[j]),
+                            argv[j].ptr);
             return;
         }
     }
@@ -206,21 +205,14 @@ HR_CMD(debug)
                                      NULL};
         hr_reply_help(c, "DEBUG", help);
     } else {
-        size_t n = strnlen(argv[1].ptr, argv[1].len);
-        if (n > 128) n = 128;
-        hr_reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. "
-                           "Try DEBUG HELP.",
-                        (int)n, argv[1].ptr);
+        hr_reply_subcommand_error(c, "DEBUG", &argv[1]);
     }
 }
 
 HR_CMD(function_flush)
 {
     if (argc > 3) {
-        size_t n = strnlen(argv[1].ptr, argv[1].len);
-        hr_reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
-                           "FUNCTION HELP.",
-                        (int)(n > 128 ? 128 : n), argv[1].ptr);
+        hr_reply_subcommand_error(c, "FUNCTION", &argv[1]);
     } else if (argc == 3 && !hr_arg_eq(&argv[2], "async") && !hr_arg_eq(&argv[2], "sync")) {
         hr_reply_error(c, "ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
     } else {

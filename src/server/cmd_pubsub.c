@@ -123,10 +123,7 @@ HR_CMD(spublish)
 static void list_names(hr_conn *c, int argc, hr_arg *argv, int kind)
 {
     if (argc > 3) {
-        size_t n = strnlen(argv[1].ptr, argv[1].len);
-        hr_reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try "
-                           "PUBSUB HELP.",
-                        (int)(n > 128 ? 128 : n), argv[1].ptr);
+        hr_reply_subcommand_error(c, "PUBSUB", &argv[1]);
         return;
     }
     const hr_arg *pat = argc == 3 ? &argv[2] : NULL;

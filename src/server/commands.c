@@ -322,10 +322,8 @@ static void reply_unknown(hr_conn *c, int argc, hr_arg *argv)
 {
     char args[200];
     args_preview(args, sizeof(args), argc, argv, 1);
-    size_t n = strnlen(argv[0].ptr, argv[0].len);
-    if (n > 128) n = 128;
-    hr_reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s", (int)n,
-                    argv[0].ptr, args);
+    hr_reply_errorf(c, "ERR unknown command '%.*s', with args beginning with: %s",
+                    hr_arg_preview(&argv[0]), argv[0].ptr, args);
 }
 
 void hr_command_execute(hr_conn *c, int argc, hr_arg *argv)
@@ -344,15 +342,12 @@ void hr_command_execute(hr_conn *c, int argc, hr_arg *argv)
     if (cmd->subcommands && argc >= 2) {
         const hr_command *sub = find_sub(cmd, &argv[1]);
         if (!sub) {
-            char p[160], up[64];
-            size_t n = strnlen(argv[1].ptr, argv[1].len);
-            if (n > 128) n = 128;
-            snprintf(p, sizeof(p), "%.*s", (int)n, argv[1].ptr);
+            char up[64];
             size_t i = 0;
             for (; cmd->name[i] && i < sizeof(up) - 1; i++)
                 up[i] = (char)toupper((unsigned char)cmd->name[i]);
             up[i] = '\0';
-            hr_reply_errorf(c, "ERR unknown subcommand '%s'. Try %s HELP.", p, up);
+            hr_reply_unknown_subcommand(c, up, &argv[1]);
             goto done;
         }
         cmd = sub;

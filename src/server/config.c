@@ -157,6 +157,16 @@ static long long get_int_field(const hr_config *cfg, const item *it)
     return *(const long long *)p;
 }
 
+static int set_ranged(hr_config *cfg, const item *it, long long n, char *err, size_t errlen)
+{
+    if (n < it->min || n > it->max) {
+        snprintf(err, errlen, "argument must be between %lld and %lld inclusive", it->min,
+                 it->max);
+        return -1;
+    }
+    return set_int_field(cfg, it, n);
+}
+
 static int parse_obl(hr_config *cfg, int argc, hr_arg *argv, char *err, size_t errlen)
 {
     if (argc == 0 || argc % 4 != 0) {
@@ -221,12 +231,7 @@ static int apply_item(hr_config *cfg, const item *it, int argc, hr_arg *argv, ch
             snprintf(err, errlen, "argument couldn't be parsed into an integer");
             return -1;
         }
-        if (n < it->min || n > it->max) {
-            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", it->min,
-                     it->max);
-            return -1;
-        }
-        return set_int_field(cfg, it, n);
+        return set_ranged(cfg, it, n, err, errlen);
     case T_OCTAL: {
         char *end;
         errno = 0;
@@ -242,12 +247,7 @@ static int apply_item(hr_config *cfg, const item *it, int argc, hr_arg *argv, ch
             snprintf(err, errlen, "argument must be a memory value");
             return -1;
         }
-        if (n < it->min || n > it->max) {
-            snprintf(err, errlen, "argument must be between %lld and %lld inclusive", it->min,
-                     it->max);
-            return -1;
-        }
-        return set_int_field(cfg, it, n);
+        return set_ranged(cfg, it, n, err, errlen);
     case T_NOTIFY: {
         int fl = hr_notify_parse(v, argv[0].len);
         if (fl < 0) {

@@ -176,21 +176,23 @@ void hr_reply_syntax_error(hr_conn *c)
     hr_reply_error(c, "ERR syntax error");
 }
 
-/* Redis shows at most 128 bytes of user input in error messages, with
- * newlines replaced (done by hr_reply_error). */
-static void preview(char *dst, size_t dstlen, const char *s, size_t len)
+int hr_arg_preview(const hr_arg *a)
 {
-    size_t n = len < 128 ? len : 128;
-    if (n >= dstlen) n = dstlen - 1;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
+    size_t n = strnlen(a->ptr, a->len);
+    return (int)(n > 128 ? 128 : n);
 }
 
 void hr_reply_unknown_subcommand(hr_conn *c, const char *cmd, const hr_arg *sub)
 {
-    char p[160];
-    preview(p, sizeof(p), sub->ptr, sub->len);
-    hr_reply_errorf(c, "ERR unknown subcommand '%s'. Try %s HELP.", p, cmd);
+    hr_reply_errorf(c, "ERR unknown subcommand '%.*s'. Try %s HELP.", hr_arg_preview(sub),
+                    sub->ptr, cmd);
+}
+
+void hr_reply_subcommand_error(hr_conn *c, const char *cmd, const hr_arg *sub)
+{
+    hr_reply_errorf(c, "ERR unknown subcommand or wrong number of arguments for '%.*s'. Try %s "
+                       "HELP.",
+                    hr_arg_preview(sub), sub->ptr, cmd);
 }
 
 void hr_reply_help(hr_conn *c, const char *cmd, const char *const *lines)

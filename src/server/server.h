@@ -304,6 +304,8 @@ void hr_reply_raw(hr_conn *c, const char *s, size_t len);
 void hr_reply_wrong_arity(hr_conn *c, const char *cmdname);
 void hr_reply_syntax_error(hr_conn *c);
 void hr_reply_unknown_subcommand(hr_conn *c, const char *cmd, const hr_arg *sub);
+/* "unknown subcommand or wrong number of arguments for '<sub>'. Try <cmd> HELP." */
+void hr_reply_subcommand_error(hr_conn *c, const char *cmd, const hr_arg *sub);
 void hr_reply_help(hr_conn *c, const char *cmd, const char *const *lines);
 /* Begins/ends a reply whose size is only known at the end (array of unknown
  * length): returns a token for hr_reply_deferred_len. */
@@ -322,5 +324,8 @@ size_t hr_command_count(void);
 /* Argument helpers. */
 bool hr_arg_eq(const hr_arg *a, const char *lit); /* case-insensitive */
 bool hr_arg_ll(const hr_arg *a, long long *v);    /* strict integer */
+/* How much of a's text Redis quotes in an error: up to the first NUL byte,
+ * at most 128 bytes. Use as printf("%.*s", hr_arg_preview(a), a->ptr). */
+int hr_arg_preview(const hr_arg *a);
 
 #endif
