@@ -12,102 +12,19 @@
 # every request count is bounded (-n), every external call runs under
 # `timeout`, every wait loop is bounded. All processes started here are killed
 # on exit. Prints "ok"/"FAIL" per check and a summary; exits 1 on any failure.
+# The shared helpers (reporting, server start/stop, redis-cli) are in
+# tests/lib/testlib.sh.
 set -u
 
-HERE=$(cd "$(dirname "$0")" && pwd)
-SERVER=${HERALD_SERVER:-$HERE/../../build/herald-server}
-CLI=${REDIS_CLI:-redis-cli}
+# shellcheck source=../lib/testlib.sh
+. "$(dirname "$0")/../lib/testlib.sh" || exit 1
 BENCH=${REDIS_BENCHMARK:-redis-benchmark}
-PY=/usr/bin/python3
+BG_SUB_TIMEOUT=120
+tl_init "$CLI" "$BENCH"
 
-for tool in "$CLI" "$BENCH"; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "t_redis_benchmark: $tool not found (install redis-tools; see scripts/bootstrap)" >&2
-    exit 1
-  fi
-done
-if [ ! -x "$SERVER" ]; then
-  echo "t_redis_benchmark: server binary '$SERVER' not found or not executable (set HERALD_SERVER)" >&2
-  exit 1
-fi
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/herald-t_redis_benchmark.XXXXXX")
-PIDS=()
-SERVER_PID=
-PORT=
-
-cleanup() {
-  local p
-  for p in "${PIDS[@]}" $SERVER_PID; do kill "$p" 2>/dev/null; done
-  for p in "${PIDS[@]}" $SERVER_PID; do
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-    kill -9 "$p" 2>/dev/null
-  done
-  wait 2>/dev/null
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'echo "t_redis_benchmark: interrupted" >&2; exit 130' INT TERM
-
-PASS=0
-FAIL=0
-ok() { PASS=$((PASS + 1)); echo "ok   - $1"; }
-not_ok() {
-  FAIL=$((FAIL + 1))
-  echo "FAIL - $1"
-  shift
-  local l
-  for l in "$@"; do printf '%s\n' "$l" | sed 's/^/         /'; done
-}
-expect_eq() {
-  if [ "$2" == "$3" ]; then ok "$1"; else
-    not_ok "$1" "expected: $(printf '%q' "$2")" "actual:   $(printf '%q' "$3")"
-  fi
-}
-
-free_port() {
-  "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-cli() { timeout 10 "$CLI" -h 127.0.0.1 -p "$PORT" "$@" 2>&1; }
-
-start_server() {
-  local attempt i
-  for attempt in 1 2 3; do
-    PORT=$(free_port)
-    (cd "$TMP" && exec "$SERVER" --port "$PORT" --bind 127.0.0.1) >"$TMP/server.log" 2>&1 &
-    SERVER_PID=$!
-    for i in $(seq 1 200); do
-      if ! kill -0 "$SERVER_PID" 2>/dev/null; then break; fi
-      if [ "$(timeout 2 "$CLI" -h 127.0.0.1 -p "$PORT" PING 2>/dev/null)" == "PONG" ]; then
-        return 0
-      fi
-      sleep 0.05
-    done
-    kill "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
-    SERVER_PID=
-    echo "t_redis_benchmark: server did not start on port $PORT (attempt $attempt); log:" >&2
-    sed 's/^/  | /' "$TMP/server.log" >&2
-  done
-  return 1
-}
-
-wait_for() {
-  local name=$1 tries=$2 i
-  shift 2
-  for ((i = 0; i < tries; i++)); do
-    if "$@"; then return 0; fi
-    sleep 0.05
-  done
-  echo "t_redis_benchmark: timed out waiting for: $name" >&2
-  return 1
-}
-numsub_is() { [ "$(cli PUBSUB NUMSUB "$1" | sed -n 2p)" == "$2" ]; }
-numpat_is() { [ "$(cli PUBSUB NUMPAT)" == "$1" ]; }
 # count_msgs FILE KIND: messages of KIND (message/pmessage) a redis-cli subscriber printed
 count_msgs() { grep -cx "$2" "$1" 2>/dev/null || true; }
 msgs_reach() { [ "$(count_msgs "$1" "$2")" -ge "$3" ]; }
-info_field() { cli INFO ${2:-} | tr -d '\r' | sed -n "s/^$1:\(.*\)$/\1/p"; }
 
 # bench NAME EXPECTED-TESTS redis-benchmark-args...
 # Runs redis-benchmark --csv and checks exit status, stderr, the test names and rates.
@@ -136,13 +53,6 @@ bench() {
     not_ok "$name: nonzero requests per second" "$(cat "$out")"
   fi
 }
-# bg_sub OUTFILE redis-cli-args...: background redis-cli subscriber (pid in PIDS)
-bg_sub() {
-  local out=$1
-  shift
-  timeout 120 "$CLI" -h 127.0.0.1 -p "$PORT" "$@" >"$out" 2>"$out.err" &
-  PIDS+=($!)
-}
 # expect_msgs NAME FILE KIND COUNT: waits (bounded) until a subscriber saw COUNT messages
 expect_msgs() {
   local name=$1 file=$2 kind=$3 want=$4 i
@@ -155,11 +65,7 @@ expect_msgs() {
 }
 
 echo "# t_redis_benchmark: server $SERVER, $("$BENCH" --version 2>&1 | head -1)"
-if ! start_server; then
-  echo "t_redis_benchmark: could not start $SERVER" >&2
-  exit 1
-fi
-echo "# server listening on 127.0.0.1:$PORT"
+start_server_or_exit
 cli CONFIG RESETSTAT >/dev/null
 
 # ---- PING ------------------------------------------------------------------------
@@ -224,27 +130,7 @@ clients=$(info_field connected_clients clients)
 expect_eq "benchmark clients are gone (2 subscribers + INFO)" "3" "$clients"
 
 # ---- the server stops cleanly, without a sanitizer report -------------------
-for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
-kill -TERM "$SERVER_PID" 2>/dev/null
-for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$SERVER_PID" 2>/dev/null; then
-  not_ok "server exits within 5 s of SIGTERM"
-  kill -9 "$SERVER_PID" 2>/dev/null
-  wait "$SERVER_PID" 2>/dev/null
-else
-  wait "$SERVER_PID"
-  rc=$?
-  # 0, or 143 if the server leaves SIGTERM's default action in place
-  if [ "$rc" = 0 ] || [ "$rc" = 143 ]; then ok "server exits cleanly on SIGTERM"; else
-    not_ok "server exits cleanly on SIGTERM" "exit status $rc" "$(tail -20 "$TMP/server.log")"; fi
-fi
-SERVER_PID=
-# the markers of an ASan / LSan / UBSan report (see tests/lib/servers.py)
-if grep -qE 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$TMP/server.log"; then
-  not_ok "no sanitizer report in the server log" "$(grep -m1 -A60 -E 'ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:' "$TMP/server.log")"
-else
-  ok "no sanitizer report in the server log"
-fi
+stop_server_and_check_log
 
 echo "# t_redis_benchmark: $PASS passed, $FAIL failed"
 [ "$FAIL" -eq 0 ]

@@ -18,74 +18,28 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 #include <uuid.h>
 
 #include "herald/client.h"
+#include "tool_common.h"
 
 #define MAX_LINE (16 * 1024 * 1024)
 
 static const char *prog = "herald-pub";
 
-static void iso_now(char *out, size_t n)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
-}
-
-static void logf_(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(const char *level, const char *fmt, ...)
-{
-    char ts[40];
-    iso_now(ts, sizeof(ts));
-    va_list ap;
-    va_start(ap, fmt);
-    flockfile(stdout);
-    fprintf(stdout, "%s %-5s %s: ", ts, level, prog);
-    vfprintf(stdout, fmt, ap);
-    fputc('\n', stdout);
-    fflush(stdout);
-    funlockfile(stdout);
-    va_end(ap);
-}
-
 static void on_event(herald_client_t *c, const herald_event_t *ev, void *ud)
 {
     (void)c;
     (void)ud;
-    if (!(ev->role & HERALD_ROLE_COMMAND)) return;
-    switch (ev->type) {
-    case HERALD_EVENT_CONNECTED:
-        if (ev->reconnects == 0)
-            logf_("info", "Connected to %s", ev->address);
-        else
-            logf_("info", "Connection recovered: %s (reconnect #%llu)", ev->address,
-                  ev->reconnects);
-        break;
-    case HERALD_EVENT_DISCONNECTED:
-        if (ev->err != HERALD_ECLOSED)
-            logf_("warn", "Connection lost: %s (%s); reconnecting", ev->detail,
-                  herald_strerror(ev->err));
-        break;
-    case HERALD_EVENT_ERROR: logf_("warn", "%s", ev->detail); break;
-    default: break;
-    }
+    if (ev->role & HERALD_ROLE_COMMAND) hr_tool_log_event(ev);
 }
 
 /* {"id":"<uuid v4>","timestamp":"<ISO-8601>"}; caller frees (cJSON_free). */
@@ -95,28 +49,13 @@ static char *make_message(void)
     char id[37], ts[40];
     uuid_generate_random(u);
     uuid_unparse_lower(u, id);
-    iso_now(ts, sizeof(ts));
+    hr_tool_iso_now(ts, sizeof(ts));
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", id);
     cJSON_AddStringToObject(o, "timestamp", ts);
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     return s;
-}
-
-/* Waits up to ms milliseconds (-1: forever) for a signal or, when infd >= 0,
- * input. Returns 1 on a signal, 2 when infd is readable, 0 on timeout. */
-static int wait_for(int sfd, int infd, int ms)
-{
-    struct pollfd p[2] = {{sfd, POLLIN, 0}, {infd, POLLIN, 0}};
-    int n = poll(p, infd >= 0 ? 2 : 1, ms);
-    if (n <= 0) return 0;
-    if (p[0].revents) {
-        struct signalfd_siginfo si;
-        if (read(sfd, &si, sizeof(si)) > 0) return 1;
-    }
-    if (infd >= 0 && p[1].revents) return 2;
-    return 0;
 }
 
 typedef struct stdin_state {
@@ -129,7 +68,7 @@ static void on_published(herald_client_t *c, long long result, void *ud)
     (void)c;
     stdin_state *st = ud;
     if (result < 0) {
-        logf_("warn", "Publish failed: %s", herald_strerror((int)result));
+        hr_tool_log("warn", "Publish failed: %s", herald_strerror((int)result));
         pthread_mutex_lock(&st->mu);
         st->failed++;
         pthread_mutex_unlock(&st->mu);
@@ -158,6 +97,7 @@ int main(int argc, char **argv)
     bool interval_set = false, from_stdin = false, sharded = false;
     long count = 0;
     int resp = 2;
+    hr_tool_init(prog, stdout);
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
                                          {"channel", required_argument, NULL, 'c'},
                                          {"interval", required_argument, NULL, 'i'},
@@ -184,22 +124,13 @@ int main(int argc, char **argv)
             interval_set = true;
             break;
         case 'n':
-            errno = 0;
-            count = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || count <= 0) {
-                fprintf(stderr, "%s: bad --count '%s'\n", prog, optarg);
-                return 2;
-            }
+            if (!hr_tool_parse_positive("--count", optarg, &count)) return 2;
             break;
         case 'm': message = optarg; break;
         case 's': from_stdin = true; break;
         case 'S': sharded = true; break;
         case 'r':
-            if (strcmp(optarg, "2") != 0 && strcmp(optarg, "3") != 0) {
-                fprintf(stderr, "%s: --resp takes 2 or 3\n", prog);
-                return 2;
-            }
-            resp = optarg[0] - '0';
+            if (!hr_tool_parse_resp(optarg, &resp)) return 2;
             break;
         case 'N': name = optarg; break;
         case 'h': usage(stdout); return 0;
@@ -213,31 +144,17 @@ int main(int argc, char **argv)
 
     /* Signals are read from a signalfd by this thread; the library's
      * threads inherit the blocked mask. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    int sfd = hr_tool_signalfd(0);
 
     herald_options_t o;
-    herald_options_init(&o);
-    o.protocol = resp;
-    o.client_name = name;
-    o.lazy_connect = 1;
-    o.on_event = on_event;
-    herald_client_t *c = NULL;
-    int rc = herald_connect(url, &o, &c);
-    if (rc != HERALD_OK) {
-        logf_("error", "Cannot use %s: %s", url, herald_strerror(rc));
-        return 2;
-    }
-    logf_("info", "Publishing to %s%s on %s", sharded ? "shard channel " : "", channel, url);
+    hr_tool_options(&o, resp, name, on_event);
+    herald_client_t *c = hr_tool_connect(url, &o);
+    if (!c) return 2;
+    hr_tool_log("info", "Publishing to %s%s on %s", sharded ? "shard channel " : "", channel, url);
     /* Give the first connection a moment, interruptibly. */
     bool stop = false;
     for (int i = 0; i < 500 && !herald_is_connected(c) && !stop; i++)
-        stop = wait_for(sfd, -1, 10) == 1;
+        stop = hr_tool_wait(sfd, -1, 10, NULL) == HR_TOOL_SIGNAL;
 
     long failed = 0;
     if (from_stdin && !stop) {
@@ -247,15 +164,15 @@ int main(int argc, char **argv)
         bool eof = false;
         long sent = 0;
         while (!stop && !eof && (count == 0 || sent < count)) {
-            int w = wait_for(sfd, 0, -1);
-            if (w == 1) {
+            int w = hr_tool_wait(sfd, 0, -1, NULL);
+            if (w == HR_TOOL_SIGNAL) {
                 stop = true;
                 break;
             }
-            if (w != 2) continue;
+            if (w != HR_TOOL_INPUT) continue;
             if (cap - len < 65536) {
                 if (cap >= MAX_LINE * 2) {
-                    logf_("error", "Input line longer than %d bytes: dropped", MAX_LINE);
+                    hr_tool_log("error", "Input line longer than %d bytes: dropped", MAX_LINE);
                     len = 0;
                 } else {
                     cap *= 2;
@@ -281,17 +198,18 @@ int main(int argc, char **argv)
                 do {
                     r = sharded ? herald_spublish_async(c, channel, line, l, on_published, &st)
                                 : herald_publish_async(c, channel, line, l, on_published, &st);
-                    if (r == HERALD_EFULL) stop = wait_for(sfd, -1, 1) == 1;
+                    if (r == HERALD_EFULL) stop = hr_tool_wait(sfd, -1, 1, NULL) == HR_TOOL_SIGNAL;
                 } while (r == HERALD_EFULL && !stop);
                 sent++;
                 if (r == HERALD_OK) {
-                    logf_("info", "Sending message: %s - %.*s", channel, (int)l, line);
+                    hr_tool_log("info", "Sending message: %s - %.*s", channel, (int)l, line);
                 } else {
-                    logf_("warn", "Publish failed (%s): message dropped: %.*s", herald_strerror(r),
-                          (int)l, line);
+                    hr_tool_log("warn", "Publish failed (%s): message dropped: %.*s",
+                                herald_strerror(r), (int)l, line);
                     failed++;
                 }
-                if (interval_set && interval > 0 && wait_for(sfd, -1, (int)(interval * 1000)) == 1)
+                if (interval_set && interval > 0 &&
+                    hr_tool_wait(sfd, -1, (int)(interval * 1000), NULL) == HR_TOOL_SIGNAL)
                     stop = true;
             }
             memmove(buf, buf + start, len - start);
@@ -300,7 +218,7 @@ int main(int argc, char **argv)
         free(buf);
         int fr = herald_flush(c, 10000);
         if (fr != HERALD_OK && fr != HERALD_ECLOSED) {
-            logf_("warn", "Not every message was confirmed: %s", herald_strerror(fr));
+            hr_tool_log("warn", "Not every message was confirmed: %s", herald_strerror(fr));
             if (!stop) failed++;
         }
         pthread_mutex_lock(&st.mu);
@@ -314,20 +232,20 @@ int main(int argc, char **argv)
             long long r = sharded ? herald_spublish(c, channel, payload, len)
                                   : herald_publish(c, channel, payload, len);
             if (r >= 0) {
-                logf_("info", "Sending message: %s - %s", channel, payload);
+                hr_tool_log("info", "Sending message: %s - %s", channel, payload);
             } else {
-                logf_("warn", "Publish failed (%s): message dropped: %s", herald_strerror((int)r),
-                      payload);
+                hr_tool_log("warn", "Publish failed (%s): message dropped: %s",
+                            herald_strerror((int)r), payload);
                 failed++;
             }
             if (json) cJSON_free(json);
             if (count > 0 && i + 1 == count) break;
-            if (wait_for(sfd, -1, (int)(interval * 1000)) == 1) stop = true;
+            if (hr_tool_wait(sfd, -1, (int)(interval * 1000), NULL) == HR_TOOL_SIGNAL) stop = true;
         }
     }
     herald_free(c);
     close(sfd);
-    logf_("info", "Stopped%s", stop ? " (signal)" : "");
+    hr_tool_log("info", "Stopped%s", stop ? " (signal)" : "");
     if (stop) return 0;
     return failed ? 1 : 0;
 }

@@ -19,57 +19,26 @@
  * digits of a random UUID, so consumers are told apart in CLIENT LIST. Exit status 0 after
  * SIGINT/SIGTERM or --count; 2 on bad usage.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cJSON.h>
 #include <uuid.h>
 
 #include "herald/client.h"
+#include "tool_common.h"
 
 static const char *prog = "herald-sub";
-static FILE *logout; /* stdout, or stderr with --json */
 static bool json_out;
 static long max_count;
 static long received;
 static pthread_mutex_t count_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void iso_now(char *out, size_t n)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t k = strftime(out, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + k, n - k, ".%03ldZ", ts.tv_nsec / 1000000L);
-}
-
-static void logf_(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logf_(const char *level, const char *fmt, ...)
-{
-    char ts[40];
-    iso_now(ts, sizeof(ts));
-    va_list ap;
-    va_start(ap, fmt);
-    flockfile(logout);
-    fprintf(logout, "%s %-5s %s: ", ts, level, prog);
-    vfprintf(logout, fmt, ap);
-    fputc('\n', logout);
-    fflush(logout);
-    funlockfile(logout);
-    va_end(ap);
-}
 
 /* s[0..n) with control bytes, backslashes and non-ASCII bytes escaped as
  * \xHH; caller frees. */
@@ -165,16 +134,16 @@ static void on_message(herald_client_t *c, const herald_message_t *m, void *ud)
     if (v) {
         /* the payload as sent, unless it spans lines: then compacted */
         if (single_line(m->payload, m->payload_len) && !memchr(m->payload, 0, m->payload_len)) {
-            logf_("info", "Received message: %s - %.*s", ch, (int)m->payload_len, m->payload);
+            hr_tool_log("info", "Received message: %s - %.*s", ch, (int)m->payload_len, m->payload);
         } else {
             char *t = cJSON_PrintUnformatted(v);
-            logf_("info", "Received message: %s - %s", ch, t ? t : "?");
+            hr_tool_log("info", "Received message: %s - %s", ch, t ? t : "?");
             cJSON_free(t);
         }
         cJSON_Delete(v);
     } else {
         char *p = escape(m->payload, m->payload_len);
-        logf_("warn", "Received malformed message (not JSON): %s - %s", ch, p);
+        hr_tool_log("warn", "Received malformed message (not JSON): %s - %s", ch, p);
         free(p);
     }
     free(ch);
@@ -213,29 +182,14 @@ static void on_event(herald_client_t *c, const herald_event_t *ev, void *ud)
     (void)c;
     (void)ud;
     if (!(ev->role & HERALD_ROLE_SUBSCRIBER)) return;
-    switch (ev->type) {
-    case HERALD_EVENT_CONNECTED:
-        if (ev->reconnects == 0)
-            logf_("info", "Connected to %s", ev->address);
-        else
-            logf_("info", "Connection recovered: %s (reconnect #%llu)", ev->address,
-                  ev->reconnects);
-        break;
-    case HERALD_EVENT_DISCONNECTED:
-        if (ev->err != HERALD_ECLOSED)
-            logf_("warn", "Connection lost: %s (%s); reconnecting", ev->detail,
-                  herald_strerror(ev->err));
-        break;
-    case HERALD_EVENT_RESUBSCRIBED: {
+    if (ev->type == HERALD_EVENT_RESUBSCRIBED) {
         static bool first = true; /* events all run on the delivery thread */
-        logf_("info", "%s to %zu subscription(s)", first ? "Subscribed" : "Resubscribed",
-              ev->count);
+        hr_tool_log("info", "%s to %zu subscription(s)", first ? "Subscribed" : "Resubscribed",
+                    ev->count);
         first = false;
-        break;
+        return;
     }
-    case HERALD_EVENT_ERROR: logf_("warn", "%s", ev->detail); break;
-    default: break;
-    }
+    hr_tool_log_event(ev);
 }
 
 static void usage(FILE *f)
@@ -276,7 +230,7 @@ int main(int argc, char **argv)
     int resp = 2;
     long qmax = 10000;
     bool backpressure = false;
-    logout = stdout;
+    hr_tool_init(prog, stdout);
     static const struct option opts[] = {{"url", required_argument, NULL, 'u'},
                                          {"channel", required_argument, NULL, 'c'},
                                          {"pattern", required_argument, NULL, 'p'},
@@ -290,7 +244,6 @@ int main(int argc, char **argv)
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     for (int ch; (ch = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-        char *end = NULL;
         switch (ch) {
         case 'u': url = optarg; break;
         case 'c':
@@ -304,25 +257,13 @@ int main(int argc, char **argv)
             break;
         case 'j': json_out = true; break;
         case 'n':
-        case 'q': {
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v <= 0) {
-                fprintf(stderr, "%s: bad number '%s'\n", prog, optarg);
-                return 2;
-            }
-            if (ch == 'n')
-                max_count = v;
-            else
-                qmax = v;
+            if (!hr_tool_parse_positive("number", optarg, &max_count)) return 2;
             break;
-        }
+        case 'q':
+            if (!hr_tool_parse_positive("number", optarg, &qmax)) return 2;
+            break;
         case 'r':
-            if (strcmp(optarg, "2") != 0 && strcmp(optarg, "3") != 0) {
-                fprintf(stderr, "%s: --resp takes 2 or 3\n", prog);
-                return 2;
-            }
-            resp = optarg[0] - '0';
+            if (!hr_tool_parse_resp(optarg, &resp)) return 2;
             break;
         case 'N': name = optarg; break;
         case 'b': backpressure = true; break;
@@ -335,7 +276,7 @@ int main(int argc, char **argv)
         return 2;
     }
     if (channels.n + patterns.n + shards.n == 0) add(&channels, "messages");
-    if (json_out) logout = stderr;
+    if (json_out) hr_tool_set_log(stderr);
     /* A distinct default name per consumer, as seen in CLIENT LIST. */
     char defname[32];
     if (!name) {
@@ -347,48 +288,27 @@ int main(int argc, char **argv)
         name = defname;
     }
 
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+    /* SIGUSR1: --count reached (see on_message) */
+    int sfd = hr_tool_signalfd(SIGUSR1);
 
     herald_options_t o;
-    herald_options_init(&o);
-    o.protocol = resp;
-    o.client_name = name;
-    o.lazy_connect = 1;
+    hr_tool_options(&o, resp, name, on_event);
     o.queue_max = (size_t)qmax;
     o.overflow = backpressure ? HERALD_OVERFLOW_BACKPRESSURE : HERALD_OVERFLOW_DROP_OLDEST;
-    o.on_event = on_event;
-    herald_client_t *c = NULL;
-    int rc = herald_connect(url, &o, &c);
-    if (rc != HERALD_OK) {
-        logf_("error", "Cannot use %s: %s", url, herald_strerror(rc));
-        return 2;
-    }
+    herald_client_t *c = hr_tool_connect(url, &o);
+    if (!c) return 2;
     for (int i = 0; i < channels.n; i++)
         herald_subscribe(c, channels.v[i], on_message, NULL);
     for (int i = 0; i < patterns.n; i++)
         herald_psubscribe(c, patterns.v[i], on_message, NULL);
     for (int i = 0; i < shards.n; i++)
         herald_ssubscribe(c, shards.v[i], on_message, NULL);
-    logf_("info", "Subscribing on %s to %d channel(s), %d pattern(s), %d shard channel(s)", url,
-          channels.n, patterns.n, shards.n);
+    hr_tool_log("info", "Subscribing on %s to %d channel(s), %d pattern(s), %d shard channel(s)",
+                url, channels.n, patterns.n, shards.n);
 
     int sig = 0;
-    for (;;) {
-        struct pollfd p = {sfd, POLLIN, 0};
-        if (poll(&p, 1, -1) <= 0) continue;
-        struct signalfd_siginfo si;
-        if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-            sig = (int)si.ssi_signo;
-            break;
-        }
-    }
+    while (hr_tool_wait(sfd, -1, -1, &sig) != HR_TOOL_SIGNAL)
+        ;
     herald_stats_t st;
     herald_get_stats(c, &st);
     herald_free(c); /* no callback runs after this */
@@ -396,7 +316,7 @@ int main(int argc, char **argv)
     pthread_mutex_lock(&count_mu);
     long handled = received;
     pthread_mutex_unlock(&count_mu);
-    logf_("info", "Stopped (%s): %ld message(s) handled, %llu dropped",
-          sig == SIGUSR1 ? "count reached" : "signal", handled, st.messages_dropped);
+    hr_tool_log("info", "Stopped (%s): %ld message(s) handled, %llu dropped",
+                sig == SIGUSR1 ? "count reached" : "signal", handled, st.messages_dropped);
     return 0;
 }
