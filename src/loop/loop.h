@@ -2,7 +2,8 @@
  * loop.h - single-threaded epoll event loop (hr_loop).
  *
  * One iteration, in order:
- *   1. run the before-sleep hook (the server flushes output queues here);
+ *   1. run the before-sleep hook (the server flushes output queues here; it
+ *      may first take in input that is already waiting, see hr_loop_poll);
  *   2. epoll_wait until the nearest timer is due (or forever / until stopped);
  *   3. dispatch fd events: for each fd, readable first, then writable
  *      (unless HR_LOOP_BARRIER asks for the reverse);
@@ -47,6 +48,12 @@ long long hr_loop_add_timer(hr_loop *loop, long long ms, hr_loop_timer_fn *fn, v
 int hr_loop_del_timer(hr_loop *loop, long long id);
 
 void hr_loop_set_before_sleep(hr_loop *loop, hr_loop_hook_fn *fn, void *data);
+
+/* Dispatches the fd events that are ready right now, without waiting and
+ * without running the before-sleep hook or timers. Returns how many events
+ * were dispatched (0: nothing was ready). Callable from the before-sleep
+ * hook, e.g. to take in waiting input before deciding to flush output. */
+int hr_loop_poll(hr_loop *loop);
 
 /* Runs one iteration; wait_ms < 0 blocks until an event or timer, 0 polls. */
 void hr_loop_run_once(hr_loop *loop, int wait_ms);

@@ -203,11 +203,8 @@ static void run_timers(hr_loop *l)
     }
 }
 
-void hr_loop_run_once(hr_loop *l, int wait_ms)
+static void dispatch(hr_loop *l, int n)
 {
-    if (l->before_sleep) l->before_sleep(l, l->before_sleep_data);
-    int timeout = l->stop ? 0 : wait_ms_for_timers(l, wait_ms);
-    int n = epoll_wait(l->epfd, l->events, l->nevents, timeout);
     for (int i = 0; i < n; i++) {
         struct epoll_event *e = &l->events[i];
         int fd = e->data.fd;
@@ -231,6 +228,22 @@ void hr_loop_run_once(hr_loop *l, int wait_ms)
         l->nevents *= 2;
         l->events = hr_realloc(l->events, sizeof(*l->events) * (size_t)l->nevents);
     }
+}
+
+int hr_loop_poll(hr_loop *l)
+{
+    int n = epoll_wait(l->epfd, l->events, l->nevents, 0);
+    if (n <= 0) return 0;
+    dispatch(l, n);
+    return n;
+}
+
+void hr_loop_run_once(hr_loop *l, int wait_ms)
+{
+    if (l->before_sleep) l->before_sleep(l, l->before_sleep_data);
+    int timeout = l->stop ? 0 : wait_ms_for_timers(l, wait_ms);
+    int n = epoll_wait(l->epfd, l->events, l->nevents, timeout);
+    if (n > 0) dispatch(l, n);
     run_timers(l);
 }
 

@@ -22,6 +22,7 @@
 #include "hrtime.h"
 #include "log.h"
 #include "pubsub.h"
+#include "server_int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -275,18 +276,40 @@ static void write_handler(hr_loop *loop, int fd, void *data, int mask)
     flush_conn(c);
 }
 
-void hr_server_flush_pending(hr_server *s)
+/* May c's output wait for more to batch with? Only queues holding nothing
+ * but pushes (no command reply, no pending close), below the byte cap, and
+ * not held back longer than the age cap. */
+static bool may_defer(const hr_conn *c, uint64_t now_us)
+{
+    if (c->flags & (HR_CONN_URGENT | HR_CONN_CLOSE_AFTER_REPLY | HR_CONN_CLOSE_ASAP)) return false;
+    if (c->out.bytes >= HR_DEFER_MAX_BYTES) return false;
+    return c->defer_since_us == 0 || now_us - c->defer_since_us < HR_DEFER_MAX_US;
+}
+
+size_t hr_server_flush_pending(hr_server *s, bool allow_defer)
 {
     hr_conn *c = s->pending_writes;
     s->pending_writes = NULL;
+    uint64_t now_us = allow_defer ? hr_mono_us() : 0;
+    size_t deferred = 0;
     while (c) {
         hr_conn *next = c->pending_next;
         c->flags &= ~HR_CONN_PENDING_WRITE;
         c->pending_next = NULL;
-        if (c->flags & HR_CONN_CLOSE_ASAP) conn_free(c);
-        else flush_conn(c);
+        if (c->flags & HR_CONN_CLOSE_ASAP) {
+            conn_free(c);
+        } else if (allow_defer && may_defer(c, now_us)) {
+            if (!c->defer_since_us) c->defer_since_us = now_us;
+            hr_conn_want_write(c); /* stays pending */
+            deferred++;
+        } else {
+            c->flags &= ~HR_CONN_URGENT;
+            c->defer_since_us = 0;
+            flush_conn(c);
+        }
         c = next;
     }
+    return deferred;
 }
 
 hr_conn *hr_conn_new(hr_server *s, int fd, int is_unix)

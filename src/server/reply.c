@@ -27,6 +27,7 @@ static inline bool replies_off(const hr_conn *c)
     size_t before = b->len
 #define END(c)                                                                                     \
     hr_outq_commit(&(c)->out, before);                                                             \
+    (c)->flags |= HR_CONN_URGENT;                                                                  \
     hr_conn_want_write(c)
 
 void hr_reply_raw(hr_conn *c, const char *s, size_t len)
@@ -237,6 +238,7 @@ void hr_reply_deferred_len(hr_conn *c, size_t token, char type, long long n)
     b->len += (size_t)hl;
     /* The bytes since token were already committed; commit only the header. */
     hr_outq_commit(&c->out, before);
+    c->flags |= HR_CONN_URGENT;
     hr_conn_want_write(c);
 }
 

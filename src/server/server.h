@@ -102,6 +102,7 @@ enum {
     HR_CONN_WRITE_HANDLER = 1 << 8, /* HR_LOOP_WRITE installed */
     HR_CONN_IN_CALL = 1 << 9,       /* a command is executing */
     HR_CONN_PUSHING = 1 << 10,      /* writing a push: CLIENT REPLY OFF/SKIP do not apply */
+    HR_CONN_URGENT = 1 << 11,       /* a command reply is queued: flush this iteration */
 };
 
 struct hr_conn {
@@ -120,6 +121,7 @@ struct hr_conn {
     /* output */
     hr_outq out;
     uint64_t obl_soft_since_ms; /* 0 when under the soft limit */
+    uint64_t defer_since_us;    /* pushes held back for batching since (0: none) */
 
     /* Pushes addressed to this connection while it runs a command: queued
      * after the command's reply, as Redis 7.2 orders them. */
