@@ -28,7 +28,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define READ_CHUNK (16 * 1024)
+/* Bytes asked of one read(): several pipelined commands arrive together, so
+ * one loop iteration processes them all and each subscriber's writev then
+ * carries all their messages. */
+#define READ_CHUNK (64 * 1024)
 
 size_t hr_conn_subscriptions(const hr_conn *c)
 {
@@ -66,6 +69,8 @@ void hr_conn_close_async(hr_conn *c)
 static void conn_free(hr_conn *c)
 {
     hr_server *s = c->srv;
+    /* A large backlog freed: let the cron hand the memory back to the OS. */
+    if (c->out.bytes > (1u << 20)) s->trim_heap = 1;
     hr_pubsub_unsubscribe_all(s, c);
     hr_loop_del_fd(s->loop, c->fd, HR_LOOP_READ | HR_LOOP_WRITE);
     close(c->fd);
@@ -108,7 +113,7 @@ void hr_conn_push(hr_conn *c, hr_frame *f)
     }
     hr_outq_push_frame(&c->out, f);
     hr_conn_want_write(c);
-    if (c->srv->obl_floor && c->out.bytes >= c->srv->obl_floor) hr_conn_check_obl(c);
+    if (c->srv->obl_floor && hr_conn_output_size(c) >= c->srv->obl_floor) hr_conn_check_obl(c);
 }
 
 /* Moves pushes deferred during a command behind its reply. */
@@ -130,7 +135,7 @@ bool hr_conn_check_obl(hr_conn *c)
     if (c->flags & HR_CONN_CLOSE_ASAP) return false;
     int cls = hr_conn_obl_class(c);
     const hr_obl *l = &c->srv->cfg.obl[cls];
-    size_t used = c->out.bytes;
+    size_t used = hr_conn_output_size(c);
     bool hard = l->hard && used >= (size_t)l->hard;
     bool soft = false;
     if (l->soft && used >= (size_t)l->soft) {
@@ -181,10 +186,10 @@ static void read_handler(hr_loop *loop, int fd, void *data, int mask)
     size_t want = READ_CHUNK;
     /* A large bulk is being received: read straight into a buffer sized for
      * it instead of growing in small steps. */
-    if (c->parser.want > c->qbuf.len && c->parser.want - c->qbuf.len > want)
-        want = c->parser.want - c->qbuf.len;
+    bool big = c->parser.want > c->qbuf.len && c->parser.want - c->qbuf.len > want;
+    if (big) want = c->parser.want - c->qbuf.len;
     /* No partial command pending: borrow the shared read buffer. */
-    bool shared = c->qbuf.len == 0 && want == READ_CHUNK;
+    bool shared = c->qbuf.len == 0 && !big;
     if (shared) {
         hr_buf_release(&c->qbuf);
         c->qbuf = s->readbuf;
@@ -242,6 +247,8 @@ static void write_handler(hr_loop *loop, int fd, void *data, int mask);
 static bool flush_conn(hr_conn *c)
 {
     hr_server *s = c->srv;
+    /* The socket was full: the write handler runs when it has room. */
+    if (c->flags & HR_CONN_WRITE_HANDLER) return true;
     if (!hr_outq_empty(&c->out)) {
         ssize_t n = hr_outq_write(&c->out, c->fd, 0);
         if (n < 0) {
@@ -254,10 +261,6 @@ static bool flush_conn(hr_conn *c)
     }
     if (hr_outq_empty(&c->out)) {
         c->obl_soft_since_ms = 0;
-        if (c->flags & HR_CONN_WRITE_HANDLER) {
-            hr_loop_del_fd(s->loop, c->fd, HR_LOOP_WRITE);
-            c->flags &= ~HR_CONN_WRITE_HANDLER;
-        }
         if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) {
             conn_free(c);
             return false;
@@ -272,8 +275,12 @@ static bool flush_conn(hr_conn *c)
 static void write_handler(hr_loop *loop, int fd, void *data, int mask)
 {
     hr_conn *c = data;
-    if (c->flags & HR_CONN_PENDING_WRITE) return; /* before-sleep will flush it */
-    flush_conn(c);
+    /* The socket has room again. */
+    hr_loop_del_fd(c->srv->loop, c->fd, HR_LOOP_WRITE);
+    c->flags &= ~HR_CONN_WRITE_HANDLER;
+    /* On the pending list, the before-sleep pass flushes it (and may free
+     * it safely); otherwise flush here. */
+    if (!(c->flags & HR_CONN_PENDING_WRITE)) flush_conn(c);
 }
 
 /* May c's output wait for more to batch with? Only queues holding nothing

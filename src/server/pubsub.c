@@ -213,25 +213,43 @@ void hr_pubsub_unsubscribe_all(hr_server *s, hr_conn *c)
 
 /* --- publish ------------------------------------------------------------- */
 
-static void bulk_into(hr_buf *b, const char *s, size_t len)
+static size_t bulk_size(size_t len)
 {
-    hr_resp_w_bulk(b, s, len);
+    return 1 + (size_t)hr_digits10(len) + 2 + len + 2;
 }
 
-/* Encodes [kind-word, (pattern,) channel, message] as an array or push. */
-static hr_frame *build_frame(hr_server *s, int proto, const char *word, const char *pat,
-                             size_t patlen, const char *ch, size_t chlen, const char *msg,
-                             size_t msglen)
+static char *put_bulk(char *d, const char *s, size_t len)
 {
-    hr_buf *b = &s->scratch;
-    b->len = 0;
-    hr_resp_w_push_hdr(b, proto, pat ? 4 : 3);
-    bulk_into(b, word, strlen(word));
-    if (pat) bulk_into(b, pat, patlen);
-    bulk_into(b, ch, chlen);
-    bulk_into(b, msg, msglen);
-    hr_frame *f = hr_frame_new(b->data, b->len);
-    if (b->cap > 64 * 1024) hr_buf_release(b);
+    *d++ = '$';
+    d += hr_ull2str(d, len);
+    *d++ = '\r';
+    *d++ = '\n';
+    memcpy(d, s, len);
+    d += len;
+    *d++ = '\r';
+    *d++ = '\n';
+    return d;
+}
+
+/* Encodes [kind-word, (pattern,) channel, message] as a RESP2 array or a
+ * RESP3 push, straight into a frame of the exact size (the message is
+ * copied once per frame). */
+static hr_frame *build_frame(int proto, const char *word, const char *pat, size_t patlen,
+                             const char *ch, size_t chlen, const char *msg, size_t msglen)
+{
+    size_t wlen = strlen(word);
+    size_t size = 4 + bulk_size(wlen) + (pat ? bulk_size(patlen) : 0) + bulk_size(chlen) +
+                  bulk_size(msglen);
+    hr_frame *f = hr_frame_alloc(size);
+    char *d = f->data;
+    *d++ = proto == 3 ? '>' : '*';
+    *d++ = pat ? '4' : '3';
+    *d++ = '\r';
+    *d++ = '\n';
+    d = put_bulk(d, word, wlen);
+    if (pat) d = put_bulk(d, pat, patlen);
+    d = put_bulk(d, ch, chlen);
+    d = put_bulk(d, msg, msglen);
     return f;
 }
 
@@ -248,7 +266,7 @@ static long long deliver(hr_server *s, hr_subscribers *subs, frame_pair *fp, con
         hr_conn *c = subs->conns[i];
         int k = c->resp == 3;
         if (!fp->f[k])
-            fp->f[k] = build_frame(s, k ? 3 : 2, word, pat, patlen, ch, chlen, msg, msglen);
+            fp->f[k] = build_frame(k ? 3 : 2, word, pat, patlen, ch, chlen, msg, msglen);
         n++;
         hr_conn_push(c, fp->f[k]);
     }

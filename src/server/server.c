@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -257,6 +258,10 @@ static long long cron(hr_loop *loop, long long id, void *data)
     handle_timeouts(s);
     /* Once a second. */
     if (s->cron_loops % (uint64_t)(s->cfg.hz > 0 ? s->cfg.hz : 10) == 0) trim_idle_outputs(s);
+    if (s->trim_heap) {
+        s->trim_heap = 0;
+        malloc_trim(0);
+    }
     /* Soft output limits are time based: re-check clients with a backlog. */
     for (hr_conn *c = s->clients_head; c; c = c->next)
         if (c->obl_soft_since_ms) hr_conn_check_obl(c);

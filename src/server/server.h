@@ -222,6 +222,7 @@ struct hr_server {
     /* Smallest non-zero output-buffer limit of any class (0: no limits):
      * queues below it skip the limit check. Kept by hr_server_limits_changed. */
     size_t obl_floor;
+    int trim_heap; /* a large output queue was freed: malloc_trim in the cron */
 
     hr_pubsub *pubsub;
     hr_dict commands; /* lower-case name -> const hr_command* */
@@ -271,6 +272,13 @@ void hr_conn_want_write(hr_conn *c);
  * when c is now scheduled to close. */
 bool hr_conn_check_obl(hr_conn *c);
 int hr_conn_obl_class(const hr_conn *c);
+/* Memory c's output queue is charged for against client-output-buffer-limit:
+ * the queued bytes plus, per entry, the entry and a frame header (a shared
+ * frame may end up held by this connection alone). */
+static inline size_t hr_conn_output_size(const hr_conn *c)
+{
+    return c->out.bytes + c->out.count * (sizeof(hr_outq_entry) + sizeof(hr_frame));
+}
 /* Queues a push frame for c: after the running command's reply when c is
  * the connection executing it, else right away. Enforces output limits. */
 void hr_conn_push(hr_conn *c, hr_frame *f);

@@ -200,7 +200,9 @@ static void test_output_limit(void **state)
 {
     fixture *f = *state;
     hr_server *s = f->s;
-    s->cfg.obl[HR_OBL_PUBSUB] = (hr_obl){1000, 0, 0};
+    /* Each 300-byte message is a 332-byte frame, charged with its queue
+     * entry and frame header: 3 fit under 1400 bytes, the 4th does not. */
+    s->cfg.obl[HR_OBL_PUBSUB] = (hr_obl){1400, 0, 0};
     hr_server_limits_changed(s);
     hr_conn *slow = f->conns[0], *ok = f->conns[1];
     hr_pubsub_subscribe(s, slow, HR_PS_CHANNEL, "c", 1);
@@ -210,6 +212,9 @@ static void test_output_limit(void **state)
     for (int i = 0; i < 3; i++)
         assert_int_equal(hr_pubsub_publish(s, HR_PS_CHANNEL, "c", 1, payload, sizeof(payload)), 2);
     assert_false(slow->flags & HR_CONN_CLOSE_ASAP);
+    assert_int_equal(slow->out.bytes, 3 * 332);
+    assert_int_equal(hr_conn_output_size(slow),
+                     3 * (332 + sizeof(hr_outq_entry) + sizeof(hr_frame)));
     /* drain "ok" so only "slow" keeps a backlog */
     hr_outq_release(&ok->out);
     hr_outq_init(&ok->out);
