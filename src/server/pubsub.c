@@ -13,8 +13,27 @@ typedef struct hr_pattern_bucket {
     size_t prefix_len;
 } hr_pattern_bucket;
 
+/* The patterns matching one channel, as of generation gen of the pattern
+ * set. Pointers stay valid while gen is current: removing a pattern from
+ * the registry bumps the generation. */
+typedef struct match_entry {
+    uint64_t gen;
+    size_t n;
+    hr_subscribers *pats[];
+} match_entry;
+
+/* Match caching pays off once PUBLISH would glob-match many patterns. */
+#define MATCH_CACHE_MIN_PATTERNS 64
+#define MATCH_CACHE_MAX_CHANNELS 4096
+
 struct hr_pubsub {
     hr_dict names[3]; /* per namespace: name -> hr_subscribers* */
+    /* channel -> match_entry*: which patterns match a channel, so repeated
+     * PUBLISHes to it glob-match nothing (patterns without a literal prefix,
+     * e.g. "*.event", would otherwise all be tried every time). Bounded:
+     * cleared whole when it reaches MATCH_CACHE_MAX_CHANNELS. */
+    hr_dict match_cache;
+    uint64_t pattern_gen;
     /* Pattern index: literal prefix -> hr_pattern_bucket*, plus the set of
      * distinct prefix lengths in use (sorted, with counts) so PUBLISH looks
      * up one bucket per length. */
@@ -22,13 +41,25 @@ struct hr_pubsub {
     size_t *prefix_lens;   /* sorted ascending */
     size_t *prefix_counts; /* buckets per length */
     size_t nlens, lens_cap;
+    hr_subscribers **scratch_pats; /* patterns matching the channel being published */
+    size_t scratch_cap;
 };
+
+static void clear_match_cache(hr_pubsub *ps)
+{
+    hr_dict_iter it;
+    hr_dict_iter_init(&it, &ps->match_cache);
+    for (hr_dict_entry *e; (e = hr_dict_next(&it));) hr_free(e->val);
+    hr_dict_iter_done(&it);
+    hr_dict_release(&ps->match_cache);
+}
 
 hr_pubsub *hr_pubsub_new(void)
 {
     hr_pubsub *ps = hr_calloc(1, sizeof(*ps));
     for (int i = 0; i < 3; i++) hr_dict_init(&ps->names[i]);
     hr_dict_init(&ps->buckets);
+    hr_dict_init(&ps->match_cache);
     return ps;
 }
 
@@ -57,8 +88,10 @@ void hr_pubsub_free(hr_pubsub *ps)
     }
     hr_dict_iter_done(&it);
     hr_dict_release(&ps->buckets);
+    clear_match_cache(ps);
     hr_free(ps->prefix_lens);
     hr_free(ps->prefix_counts);
+    hr_free(ps->scratch_pats);
     hr_free(ps);
 }
 
@@ -123,10 +156,12 @@ static void index_pattern(hr_pubsub *ps, hr_subscribers *subs)
     }
     b->pats[b->n++] = subs;
     subs->bucket = b;
+    ps->pattern_gen++;
 }
 
 static void unindex_pattern(hr_pubsub *ps, hr_subscribers *subs)
 {
+    ps->pattern_gen++;
     hr_pattern_bucket *b = subs->bucket;
     for (size_t i = 0; i < b->n; i++) {
         if (b->pats[i] == subs) {
@@ -279,6 +314,63 @@ static void release_pair(frame_pair *fp)
     hr_frame_decref(fp->f[1]);
 }
 
+/* Collects the patterns matching ch through the literal-prefix index, in
+ * index order, into ps->scratch_pats. */
+static size_t scan_patterns(hr_pubsub *ps, const char *ch, size_t chlen)
+{
+    size_t n = 0;
+    for (size_t li = 0; li < ps->nlens; li++) {
+        size_t plen = ps->prefix_lens[li];
+        if (plen > chlen) break;
+        hr_pattern_bucket *b = hr_dict_get(&ps->buckets, ch, plen);
+        if (!b) continue;
+        for (size_t i = 0; i < b->n; i++) {
+            hr_subscribers *p = b->pats[i];
+            if (!hr_glob_match(p->name, p->namelen, ch, chlen, false)) continue;
+            if (n == ps->scratch_cap) {
+                ps->scratch_cap = ps->scratch_cap ? ps->scratch_cap * 2 : 16;
+                ps->scratch_pats =
+                    hr_realloc(ps->scratch_pats, ps->scratch_cap * sizeof(*ps->scratch_pats));
+            }
+            ps->scratch_pats[n++] = p;
+        }
+    }
+    return n;
+}
+
+/* The patterns matching ch: from the cache when the pattern set has not
+ * changed since, else scanned (and cached when there are many patterns). */
+static hr_subscribers **matching_patterns(hr_pubsub *ps, const char *ch, size_t chlen,
+                                          size_t *n)
+{
+    size_t npatterns = hr_dict_size(&ps->names[HR_PS_PATTERN]);
+    if (npatterns < MATCH_CACHE_MIN_PATTERNS) {
+        *n = scan_patterns(ps, ch, chlen);
+        return ps->scratch_pats;
+    }
+    hr_dict_entry *e = hr_dict_find(&ps->match_cache, ch, chlen);
+    if (e && ((match_entry *)e->val)->gen == ps->pattern_gen) {
+        match_entry *m = e->val;
+        *n = m->n;
+        return m->pats;
+    }
+    size_t found = scan_patterns(ps, ch, chlen);
+    if (!e) {
+        if (hr_dict_size(&ps->match_cache) >= MATCH_CACHE_MAX_CHANNELS) {
+            clear_match_cache(ps);
+            hr_dict_init(&ps->match_cache);
+        }
+        e = hr_dict_upsert(&ps->match_cache, ch, chlen, NULL);
+    }
+    match_entry *m = hr_realloc(e->val, sizeof(*m) + found * sizeof(m->pats[0]));
+    m->gen = ps->pattern_gen;
+    m->n = found;
+    memcpy(m->pats, ps->scratch_pats, found * sizeof(m->pats[0]));
+    e->val = m;
+    *n = found;
+    return m->pats;
+}
+
 long long hr_pubsub_publish(hr_server *s, int kind, const char *ch, size_t chlen, const char *msg,
                             size_t msglen)
 {
@@ -293,19 +385,14 @@ long long hr_pubsub_publish(hr_server *s, int kind, const char *ch, size_t chlen
         release_pair(&fp);
     }
     if (kind == HR_PS_CHANNEL && ps->nlens > 0) {
-        for (size_t li = 0; li < ps->nlens; li++) {
-            size_t plen = ps->prefix_lens[li];
-            if (plen > chlen) break;
-            hr_pattern_bucket *b = hr_dict_get(&ps->buckets, ch, plen);
-            if (!b) continue;
-            for (size_t i = 0; i < b->n; i++) {
-                hr_subscribers *p = b->pats[i];
-                if (!hr_glob_match(p->name, p->namelen, ch, chlen, false)) continue;
-                frame_pair fp = {{NULL, NULL}};
-                receivers += deliver(s, p, &fp, "pmessage", p->name, p->namelen, ch, chlen, msg,
-                                     msglen);
-                release_pair(&fp);
-            }
+        size_t n;
+        hr_subscribers **pats = matching_patterns(ps, ch, chlen, &n);
+        for (size_t i = 0; i < n; i++) {
+            hr_subscribers *p = pats[i];
+            frame_pair fp = {{NULL, NULL}};
+            receivers += deliver(s, p, &fp, "pmessage", p->name, p->namelen, ch, chlen, msg,
+                                 msglen);
+            release_pair(&fp);
         }
     }
     s->stats.pubsub_deliveries += receivers;

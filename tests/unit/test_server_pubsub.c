@@ -156,22 +156,12 @@ static void rand_str(char *out, size_t len, const char *alpha)
     out[len] = '\0';
 }
 
-/* The prefix index must deliver exactly what a scan of every pattern would. */
-static void test_pattern_index_matches_brute_force(void **state)
+/* Publishes to random channels and checks each receiver count against a
+ * brute-force glob match of every subscribed pattern. */
+static void check_against_brute_force(fixture *f, int npub)
 {
-    fixture *f = *state;
     hr_server *s = f->s;
-    srand(12345);
-    enum { NPAT = 400, NPUB = 3000 };
-    static char pats[NPAT][12];
-    int npat = 0;
-    for (int i = 0; i < NPAT; i++) {
-        rand_str(pats[i], (size_t)(1 + rand() % 8), "ab.*?[]^\\-");
-        hr_conn *c = f->conns[i % 8];
-        if (hr_pubsub_subscribe(s, c, HR_PS_PATTERN, pats[i], strlen(pats[i]))) npat++;
-    }
-    assert_true(hr_pubsub_pattern_buckets(s) > 1);
-    for (int k = 0; k < NPUB; k++) {
+    for (int k = 0; k < npub; k++) {
         char ch[16];
         rand_str(ch, (size_t)(rand() % 10), "ab.*?[]");
         long long expect = 0;
@@ -188,10 +178,38 @@ static void test_pattern_index_matches_brute_force(void **state)
             hr_outq_init(&f->conns[c]->out);
         }
     }
+}
+
+/* The prefix index and the per-channel match cache must deliver exactly
+ * what a scan of every pattern would, also after the pattern set changes. */
+static void test_pattern_index_matches_brute_force(void **state)
+{
+    fixture *f = *state;
+    hr_server *s = f->s;
+    srand(12345);
+    enum { NPAT = 400 };
+    static char pats[NPAT][12];
+    for (int i = 0; i < NPAT; i++) {
+        rand_str(pats[i], (size_t)(1 + rand() % 8), "ab.*?[]^\\-");
+        hr_pubsub_subscribe(s, f->conns[i % 8], HR_PS_PATTERN, pats[i], strlen(pats[i]));
+    }
+    assert_true(hr_pubsub_pattern_buckets(s) > 1);
+    check_against_brute_force(f, 3000);
+    /* Drop every other pattern, add new ones: cached matches must not be
+     * reused for the old pattern set. */
+    for (int i = 0; i < NPAT; i += 2)
+        hr_pubsub_unsubscribe(s, f->conns[i % 8], HR_PS_PATTERN, pats[i], strlen(pats[i]));
+    for (int i = 0; i < NPAT / 4; i++) {
+        char p[12];
+        rand_str(p, (size_t)(1 + rand() % 6), "ab*?");
+        hr_pubsub_subscribe(s, f->conns[i % 8], HR_PS_PATTERN, p, strlen(p));
+    }
+    check_against_brute_force(f, 3000);
     /* The index shrinks back to nothing when the patterns go away. */
     for (int c = 0; c < 8; c++) hr_pubsub_unsubscribe_all(s, f->conns[c]);
     assert_int_equal(hr_pubsub_pattern_buckets(s), 0);
     assert_int_equal(hr_pubsub_count(s, HR_PS_PATTERN), 0);
+    check_against_brute_force(f, 100);
 }
 
 /* A subscriber over its hard output limit is scheduled to close; others are
