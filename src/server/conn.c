@@ -31,7 +31,7 @@
 /* Bytes asked of one read(): several pipelined commands arrive together, so
  * one loop iteration processes them all and each subscriber's writev then
  * carries all their messages. */
-#define READ_CHUNK (64 * 1024)
+#define READ_CHUNK (32 * 1024)
 
 size_t hr_conn_subscriptions(const hr_conn *c)
 {

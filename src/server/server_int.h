@@ -11,7 +11,7 @@ hr_conn *hr_conn_new(hr_server *s, int fd, int is_unix);
 /* Output batching: a connection whose queue holds only pushes may wait for
  * more input to be processed, so one writev carries more messages; at most
  * this many bytes or this long. Replies are never held back. */
-#define HR_DEFER_MAX_BYTES (64 * 1024)
+#define HR_DEFER_MAX_BYTES (16 * 1024)
 #define HR_DEFER_MAX_US 1000
 /* Before-sleep input rounds taken while output is held back. */
 #define HR_DEFER_MAX_ROUNDS 8
