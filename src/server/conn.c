@@ -32,6 +32,8 @@
  * one loop iteration processes them all and each subscriber's writev then
  * carries all their messages. */
 #define READ_CHUNK (32 * 1024)
+/* Largest single read while a big bulk argument is arriving. */
+#define READ_BIG_MAX (1024 * 1024)
 
 size_t hr_conn_subscriptions(const hr_conn *c)
 {
@@ -184,10 +186,16 @@ static void read_handler(hr_loop *loop, int fd, void *data, int mask)
     hr_conn *c = data;
     hr_server *s = c->srv;
     size_t want = READ_CHUNK;
-    /* A large bulk is being received: read straight into a buffer sized for
-     * it instead of growing in small steps. */
+    /* A large bulk is being received: read it in bigger pieces into the
+     * connection's own buffer. The declared length is only a claim, so the
+     * buffer grows with the data that actually arrives (at most
+     * READ_BIG_MAX more per read; the buffer doubles), never by the
+     * declared size up front. */
     bool big = c->parser.want > c->qbuf.len && c->parser.want - c->qbuf.len > want;
-    if (big) want = c->parser.want - c->qbuf.len;
+    if (big) {
+        want = c->parser.want - c->qbuf.len;
+        if (want > READ_BIG_MAX) want = READ_BIG_MAX;
+    }
     /* No partial command pending: borrow the shared read buffer. */
     bool shared = c->qbuf.len == 0 && !big;
     if (shared) {

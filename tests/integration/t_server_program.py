@@ -146,6 +146,39 @@ class Limits(unittest.TestCase):
             again.sendall(b'INFO stats\r\n')
             self.assertIn(b'rejected_connections:1', recv_until(again, b'keyspace'))
 
+    def test_declared_huge_bulks_reserve_nothing(self):
+        """A declared bulk length is only a claim: the server's memory must
+        follow the bytes that arrive, not what clients announce."""
+        def vmsize(pid):
+            with open('/proc/%d/status' % pid) as f:
+                for line in f:
+                    if line.startswith('VmSize:'):
+                        return int(line.split()[1]) * 1024
+            return 0
+        with Server('herald') as s:
+            before = vmsize(s.proc.pid)
+            liars = []
+            for _ in range(40):
+                k = s.connect()
+                k.sendall(b'*2\r\n$4\r\nECHO\r\n$536870000\r\nabc')
+                liars.append(k)
+            time.sleep(0.3)  # the claims are parsed; the next bytes are a second read
+            for k in liars:
+                k.sendall(b'defgh')
+            time.sleep(0.5)
+            probe = s.connect()
+            probe.sendall(b'PING\r\n')
+            self.assertEqual(recv_until(probe, b'\r\n'), b'+PONG\r\n')
+            grown = vmsize(s.proc.pid) - before
+            self.assertLess(grown, 512 << 20, 'server reserved %d bytes for 40 claims' % grown)
+            # A genuine large argument still arrives whole.
+            big = b'x' * (3 << 20)
+            probe.sendall(b'*2\r\n$4\r\nECHO\r\n$%d\r\n' % len(big) + big + b'\r\n')
+            reply = recv_until(probe, big[-16:] + b'\r\n', timeout=10)
+            self.assertEqual(reply, b'$%d\r\n' % len(big) + big + b'\r\n')
+            for k in liars:
+                k.close()
+
     def test_idle_timeout_spares_subscribers(self):
         with Server('herald', args=['--timeout', '1']) as s:
             idle = s.connect()
