@@ -75,6 +75,7 @@ hr_dict_entry *hr_dict_upsert(hr_dict *d, const char *key, size_t klen, int *cre
     e = hr_malloc(sizeof(*e) + klen + 1);
     e->hash = h;
     e->val = NULL;
+    e->aux = 0;
     e->klen = klen;
     memcpy(e->key, key, klen);
     e->key[klen] = '\0';

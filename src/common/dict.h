@@ -20,6 +20,7 @@ typedef struct hr_dict_entry {
     struct hr_dict_entry *next;
     uint64_t hash;
     void *val;
+    size_t aux; /* a second value word for the owner's use (0 when created) */
     size_t klen;
     char key[]; /* NUL-terminated copy of the key */
 } hr_dict_entry;

@@ -200,28 +200,47 @@ int hr_pubsub_subscribe(hr_server *s, hr_conn *c, int kind, const char *name, si
         subs->cap = subs->cap ? subs->cap * 2 : 4;
         subs->conns = hr_realloc(subs->conns, subs->cap * sizeof(*subs->conns));
     }
+    ce->aux = subs->n;
     subs->conns[subs->n++] = c;
+    subs->live++;
     ce->val = subs;
     return 1;
 }
 
-static void detach(hr_server *s, hr_conn *c, int kind, hr_subscribers *subs)
+/* Squeezes the tombstones out of subs, keeping order, and tells every moved
+ * subscriber its new slot. */
+static void compact(hr_subscribers *subs, int kind)
 {
-    for (size_t i = 0; i < subs->n; i++) {
-        if (subs->conns[i] == c) {
-            memmove(subs->conns + i, subs->conns + i + 1, (subs->n - i - 1) * sizeof(hr_conn *));
-            subs->n--;
-            break;
+    size_t w = 0;
+    for (size_t r = 0; r < subs->n; r++) {
+        hr_conn *c = subs->conns[r];
+        if (!c) continue;
+        if (w != r) {
+            subs->conns[w] = c;
+            hr_dict_entry *ce = hr_dict_find(conn_dict(c, kind), subs->name, subs->namelen);
+            ce->aux = w;
         }
+        w++;
     }
-    if (subs->n == 0) {
+    subs->n = w;
+}
+
+/* Removes c (whose slot is idx) from subs; frees subs when it was the last. */
+static void detach(hr_server *s, int kind, hr_subscribers *subs, size_t idx)
+{
+    subs->conns[idx] = NULL;
+    subs->live--;
+    if (subs->live == 0) {
         hr_pubsub *ps = s->pubsub;
         if (kind == HR_PS_PATTERN) unindex_pattern(ps, subs);
         /* subs->name points into the dict entry: delete the entry last. */
         hr_dict_entry *re = hr_dict_find(&ps->names[kind], subs->name, subs->namelen);
         free_subs(subs);
         hr_dict_delete_entry(&ps->names[kind], re);
+        return;
     }
+    while (subs->n > 0 && !subs->conns[subs->n - 1]) subs->n--; /* trailing tombstones */
+    if (subs->n - subs->live > subs->n / 2) compact(subs, kind);
 }
 
 int hr_pubsub_unsubscribe(hr_server *s, hr_conn *c, int kind, const char *name, size_t len)
@@ -229,8 +248,9 @@ int hr_pubsub_unsubscribe(hr_server *s, hr_conn *c, int kind, const char *name, 
     hr_dict_entry *ce = hr_dict_find(conn_dict(c, kind), name, len);
     if (!ce) return 0;
     hr_subscribers *subs = ce->val;
+    size_t idx = ce->aux;
     hr_dict_delete_entry(conn_dict(c, kind), ce);
-    detach(s, c, kind, subs);
+    detach(s, kind, subs, idx);
     return 1;
 }
 
@@ -240,7 +260,7 @@ void hr_pubsub_unsubscribe_all(hr_server *s, hr_conn *c)
         hr_dict *d = conn_dict(c, kind);
         hr_dict_iter it;
         hr_dict_iter_init(&it, d);
-        for (hr_dict_entry *e; (e = hr_dict_next(&it));) detach(s, c, kind, e->val);
+        for (hr_dict_entry *e; (e = hr_dict_next(&it));) detach(s, kind, e->val, e->aux);
         hr_dict_iter_done(&it);
         hr_dict_release(d);
     }
@@ -299,6 +319,7 @@ static long long deliver(hr_server *s, hr_subscribers *subs, frame_pair *fp, con
     long long n = 0;
     for (size_t i = 0; i < subs->n; i++) {
         hr_conn *c = subs->conns[i];
+        if (!c) continue; /* tombstone */
         int k = c->resp == 3;
         if (!fp->f[k])
             fp->f[k] = build_frame(k ? 3 : 2, word, pat, patlen, ch, chlen, msg, msglen);
@@ -407,7 +428,7 @@ size_t hr_pubsub_count(const hr_server *s, int kind)
 size_t hr_pubsub_numsub(const hr_server *s, int kind, const char *name, size_t len)
 {
     hr_subscribers *subs = hr_dict_get(&s->pubsub->names[kind], name, len);
-    return subs ? subs->n : 0;
+    return subs ? subs->live : 0;
 }
 
 hr_dict *hr_pubsub_dict(hr_server *s, int kind)

@@ -20,9 +20,14 @@
 
 #include "server.h"
 
+/* Subscribers of one name, in subscription order. Removal leaves a NULL
+ * tombstone (each connection's dict entry remembers its slot in aux), and
+ * the array is compacted once half of it is tombstones, so unsubscribing
+ * is O(1) amortised and delivery order is kept. */
 typedef struct hr_subscribers {
     hr_conn **conns;
-    size_t n, cap;
+    size_t n, cap; /* slots used (live + tombstones), allocated */
+    size_t live;   /* subscribers */
     char *name; /* borrowed from the registry dict entry */
     size_t namelen;
     struct hr_pattern_bucket *bucket; /* patterns only */
