@@ -217,20 +217,6 @@ static void adjust_open_files(hr_server *s)
     }
 }
 
-static void handle_timeouts(hr_server *s)
-{
-    if (s->cfg.timeout <= 0) return;
-    uint64_t now = hr_mono_ms();
-    for (hr_conn *c = s->clients_head, *n; c; c = n) {
-        n = c->next;
-        /* Subscribed clients legitimately stay idle (Redis exempts them). */
-        if (hr_conn_subscriptions(c) > 0 || (c->flags & HR_CONN_CLOSE_ASAP)) continue;
-        if (now - c->last_ms > (uint64_t)s->cfg.timeout * 1000) {
-            hr_log_verbose("Closing idle client id=%llu", (unsigned long long)c->id);
-            hr_conn_close(c);
-        }
-    }
-}
 
 void hr_server_limits_changed(hr_server *s)
 {
@@ -243,28 +229,40 @@ void hr_server_limits_changed(hr_server *s)
     s->obl_floor = floor;
 }
 
-/* Releases the output memory of connections with nothing queued, so memory
- * follows what is pending; busy connections keep theirs between flushes. */
-static void trim_idle_outputs(hr_server *s)
+/* One pass over the clients per cron tick:
+ *  - closes clients idle for longer than `timeout` (subscribed clients
+ *    legitimately stay idle and are exempt, as in Redis);
+ *  - re-checks soft output limits, which are time based;
+ *  - with trim_outputs (once a second), releases the output memory of
+ *    connections with nothing queued, so memory follows what is pending;
+ *    busy connections keep theirs between flushes. */
+static void clients_cron(hr_server *s, bool trim_outputs)
 {
-    for (hr_conn *c = s->clients_head; c; c = c->next)
-        if (hr_outq_empty(&c->out) && !(c->flags & HR_CONN_PENDING_WRITE)) hr_outq_trim(&c->out);
+    uint64_t now = hr_mono_ms();
+    uint64_t idle_ms = s->cfg.timeout > 0 ? (uint64_t)s->cfg.timeout * 1000 : 0;
+    for (hr_conn *c = s->clients_head, *n; c; c = n) {
+        n = c->next; /* hr_conn_close may free c */
+        if (c->flags & HR_CONN_CLOSE_ASAP) continue;
+        if (idle_ms && now - c->last_ms > idle_ms && hr_conn_subscriptions(c) == 0) {
+            hr_log_verbose("Closing idle client id=%llu", (unsigned long long)c->id);
+            hr_conn_close(c);
+            continue;
+        }
+        if (c->obl_soft_since_ms && !hr_conn_check_obl(c)) continue;
+        if (trim_outputs && hr_outq_empty(&c->out) && !(c->flags & HR_CONN_PENDING_WRITE))
+            hr_outq_trim(&c->out);
+    }
 }
 
 static long long cron(hr_loop *loop, long long id, void *data)
 {
     hr_server *s = data;
     s->cron_loops++;
-    handle_timeouts(s);
-    /* Once a second. */
-    if (s->cron_loops % (uint64_t)(s->cfg.hz > 0 ? s->cfg.hz : 10) == 0) trim_idle_outputs(s);
+    clients_cron(s, s->cron_loops % (uint64_t)(s->cfg.hz > 0 ? s->cfg.hz : 10) == 0);
     if (s->trim_heap) {
         s->trim_heap = 0;
         malloc_trim(0);
     }
-    /* Soft output limits are time based: re-check clients with a backlog. */
-    for (hr_conn *c = s->clients_head; c; c = c->next)
-        if (c->obl_soft_since_ms) hr_conn_check_obl(c);
     if (s->shutdown_asap) hr_loop_stop(loop);
     return 1000 / (s->cfg.hz > 0 ? s->cfg.hz : 10);
 }
@@ -363,7 +361,6 @@ void hr_server_free(hr_server *s)
     hr_pubsub_free(s->pubsub);
     hr_dict_release(&s->commands);
     hr_loop_free(s->loop);
-    hr_buf_release(&s->scratch);
     hr_buf_release(&s->readbuf);
     hr_config_release(&s->cfg);
     hr_free(s);

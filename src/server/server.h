@@ -235,7 +235,6 @@ struct hr_server {
     char run_id[41];
     uint64_t now_ms; /* cached monotonic ms at the start of each iteration */
     pid_t pid;
-    hr_buf scratch; /* reusable buffer for building frames */
     hr_buf readbuf; /* shared read buffer (see conn.c) */
 };
 

@@ -59,7 +59,6 @@ static int teardown(void **state)
     hr_pubsub_free(f->s->pubsub);
     hr_loop_free(f->s->loop);
     hr_config_release(&f->s->cfg);
-    hr_buf_release(&f->s->scratch);
     free(f->s);
     free(f);
     return 0;
