@@ -404,22 +404,22 @@ static bool is_aggregate(hr_resp_type t)
  * chained through their (otherwise unused) str field. */
 void hr_reply_free(hr_reply *r)
 {
-    hr_reply *todo = NULL;
+    hr_reply *waiting = NULL;
     while (r) {
         if (is_aggregate(r->type)) {
-            r->str = (char *)todo;
-            todo = r;
+            r->str = (char *)waiting;
+            waiting = r;
         } else {
             hr_free(r->str);
             hr_free(r);
         }
         r = NULL;
-        while (!r && todo) {
-            hr_reply *a = todo;
+        while (!r && waiting) {
+            hr_reply *a = waiting;
             if (a->elements > 0) {
                 r = a->element[--a->elements];
             } else {
-                todo = (hr_reply *)a->str;
+                waiting = (hr_reply *)a->str;
                 hr_free(a->element);
                 hr_free(a);
             }
