@@ -18,12 +18,12 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "glob.h"
 #include "hrtime.h"
 
 #include "../diff/glob_vectors/glob_vectors.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Exact-size heap copy (a 1-byte allocation for empty strings). */
 static char *dup_exact(const char *p, size_t len)
@@ -48,19 +48,6 @@ static bool m(const char *pat, size_t plen, const char *str, size_t slen, bool n
 #define IMATCH(p, s) m(p, strlen(p), s, strlen(s), true)
 /* Binary literal convenience: sizeof - 1 keeps embedded NULs. */
 #define BMATCH(p, s) m(p, sizeof(p) - 1, s, sizeof(s) - 1, false)
-
-static void print_bytes(const char *what, const char *p, size_t len)
-{
-    fprintf(stderr, "%s \"", what);
-    for (size_t i = 0; i < len && i < 200; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 32 && c < 127 && c != '"' && c != '\\')
-            fputc(c, stderr);
-        else
-            fprintf(stderr, "\\x%02x", c);
-    }
-    fprintf(stderr, "%s\" (%zu bytes)", len > 200 ? "..." : "", len);
-}
 
 static int hexval(char c)
 {

@@ -20,11 +20,10 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "alloc.h"
 #include "resp.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define S(lit) lit, sizeof(lit) - 1
 
 static void esc(hr_buf *o, const char *p, size_t n)
 {
@@ -141,19 +140,6 @@ static char *run(const char *in, size_t n, const size_t *steps, size_t nsteps, c
     return out.data;
 }
 
-static void print_bytes(const char *what, const char *p, size_t len)
-{
-    fprintf(stderr, "%s \"", what);
-    for (size_t i = 0; i < len && i < 300; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 32 && c < 127 && c != '"' && c != '\\')
-            fputc(c, stderr);
-        else
-            fprintf(stderr, "\\x%02x", c);
-    }
-    fprintf(stderr, "%s\"\n", len > 300 ? "..." : "");
-}
-
 static void check_all_splits_l(const char *in, size_t n, const char *expect, const lims *l)
 {
     size_t *steps = malloc((n + 2) * sizeof(*steps));
@@ -161,7 +147,7 @@ static void check_all_splits_l(const char *in, size_t n, const char *expect, con
     char *got = run(in, n, steps, 1, l);
     if (strcmp(got, expect) != 0) {
         print_bytes("input", in, n);
-        fprintf(stderr, "got    %s\nexpect %s\n", got, expect);
+        fprintf(stderr, "\ngot    %s\nexpect %s\n", got, expect);
     }
     assert_string_equal(got, expect);
     free(got);
@@ -171,7 +157,7 @@ static void check_all_splits_l(const char *in, size_t n, const char *expect, con
         got = run(in, n, steps, 2, l);
         if (strcmp(got, expect) != 0) {
             print_bytes("input", in, n);
-            fprintf(stderr, "split at %zu: got %s\n", k, got);
+            fprintf(stderr, "\nsplit at %zu: got %s\n", k, got);
         }
         assert_string_equal(got, expect);
         free(got);
@@ -179,7 +165,10 @@ static void check_all_splits_l(const char *in, size_t n, const char *expect, con
     for (size_t k = 0; k < n; k++)
         steps[k] = k + 1;
     got = run(in, n, steps, n, l);
-    if (strcmp(got, expect) != 0) print_bytes("byte by byte", in, n);
+    if (strcmp(got, expect) != 0) {
+        print_bytes("byte by byte", in, n);
+        fputc('\n', stderr);
+    }
     assert_string_equal(got, expect);
     free(got);
     free(steps);

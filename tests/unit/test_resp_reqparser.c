@@ -23,11 +23,10 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include "alloc.h"
 #include "resp.h"
-
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define S(lit) lit, sizeof(lit) - 1
 
 static const char E_MB[] = "ERR Protocol error: invalid multibulk length";
 static const char E_BULK[] = "ERR Protocol error: invalid bulk length";
@@ -131,19 +130,6 @@ static char *run_whole(const char *in, size_t n, long long max_bulk)
     return o.data;
 }
 
-static void print_bytes(const char *what, const char *p, size_t len)
-{
-    fprintf(stderr, "%s \"", what);
-    for (size_t i = 0; i < len && i < 300; i++) {
-        unsigned char c = (unsigned char)p[i];
-        if (c >= 32 && c < 127 && c != '"' && c != '\\')
-            fputc(c, stderr);
-        else
-            fprintf(stderr, "\\x%02x", c);
-    }
-    fprintf(stderr, "%s\"\n", len > 300 ? "..." : "");
-}
-
 /* Parses whole, in two parts at every offset, and byte by byte; all must
  * give `expect`. */
 static void check_all_splits(const char *in, size_t n, long long max_bulk, const char *expect)
@@ -152,7 +138,7 @@ static void check_all_splits(const char *in, size_t n, long long max_bulk, const
     char *whole = run_whole(in_exact, n, max_bulk);
     if (strcmp(whole, expect) != 0) {
         print_bytes("input", in, n);
-        fprintf(stderr, "got    %s\nexpect %s\n", whole, expect);
+        fprintf(stderr, "\ngot    %s\nexpect %s\n", whole, expect);
     }
     assert_string_equal(whole, expect);
     size_t *steps = malloc((n + 1) * sizeof(*steps));
@@ -164,7 +150,7 @@ static void check_all_splits(const char *in, size_t n, long long max_bulk, const
         hr_buf_append_char(&o, '\0');
         if (strcmp(o.data, expect) != 0) {
             print_bytes("input", in, n);
-            fprintf(stderr, "split at %zu: got %s\n", k, o.data);
+            fprintf(stderr, "\nsplit at %zu: got %s\n", k, o.data);
         }
         assert_string_equal(o.data, expect);
         hr_buf_release(&o);
@@ -174,7 +160,10 @@ static void check_all_splits(const char *in, size_t n, long long max_bulk, const
     hr_buf o = HR_BUF_INIT;
     drive_steps(in_exact, n, steps, n, max_bulk, true, &o);
     hr_buf_append_char(&o, '\0');
-    if (strcmp(o.data, expect) != 0) print_bytes("byte by byte", in, n);
+    if (strcmp(o.data, expect) != 0) {
+        print_bytes("byte by byte", in, n);
+        fputc('\n', stderr);
+    }
     assert_string_equal(o.data, expect);
     hr_buf_release(&o);
     free(steps);

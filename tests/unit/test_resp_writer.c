@@ -19,10 +19,9 @@
 
 #include <cmocka.h>
 
-#include "resp.h"
+#include "testutil.h"
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define S(lit) lit, sizeof(lit) - 1
+#include "resp.h"
 
 static hr_buf b;
 
