@@ -277,24 +277,18 @@ out:
     tl_server_stop(&s);
 }
 
+/* Each fault test starts (and kills) its own server. */
+static void fault_suite(tl_server *s, const char *kind, int proto)
+{
+    (void)s;
+    test_kill_restart(kind, proto);
+    test_sigstop(kind, proto);
+    test_blackhole(kind, proto);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* the proxy writes to sockets */
-    const char *kinds[2] = {"herald", "redis"};
-    for (int k = 0; k < 2; k++) {
-        if (k == 1 && !tl_have_redis()) {
-            printf("redis-server not found: redis runs skipped\n");
-            break;
-        }
-        for (int proto = 2; proto <= 3; proto++) {
-            snprintf(tl_context, sizeof(tl_context), "%s resp%d", kinds[k], proto);
-            int before = tl_failed;
-            test_kill_restart(kinds[k], proto);
-            test_sigstop(kinds[k], proto);
-            test_blackhole(kinds[k], proto);
-            printf("%s: %s\n", tl_context, tl_failed == before ? "ok" : "FAILED");
-            fflush(stdout);
-        }
-    }
+    tl_run_matrix(fault_suite, false);
     return tl_report("client_fault");
 }

@@ -277,30 +277,16 @@ out:
     pthread_mutex_destroy(&b.mu);
 }
 
+static void load_suite(tl_server *s, const char *kind, int proto)
+{
+    (void)kind;
+    test_threads(s, proto);
+    test_blocking_cb(s, proto, HERALD_OVERFLOW_DROP_OLDEST);
+    test_blocking_cb(s, proto, HERALD_OVERFLOW_BACKPRESSURE);
+}
+
 int main(void)
 {
-    const char *kinds[2] = {"herald", "redis"};
-    for (int k = 0; k < 2; k++) {
-        if (k == 1 && !tl_have_redis()) {
-            printf("redis-server not found: redis runs skipped\n");
-            break;
-        }
-        tl_server s;
-        snprintf(tl_context, sizeof(tl_context), "%s", kinds[k]);
-        if (tl_server_start(&s, kinds[k], 0, NULL) != 0) {
-            CHECK(0, "start %s", kinds[k]);
-            continue;
-        }
-        for (int proto = 2; proto <= 3; proto++) {
-            snprintf(tl_context, sizeof(tl_context), "%s resp%d", kinds[k], proto);
-            int before = tl_failed;
-            test_threads(&s, proto);
-            test_blocking_cb(&s, proto, HERALD_OVERFLOW_DROP_OLDEST);
-            test_blocking_cb(&s, proto, HERALD_OVERFLOW_BACKPRESSURE);
-            printf("%s: %s\n", tl_context, tl_failed == before ? "ok" : "FAILED");
-            fflush(stdout);
-        }
-        tl_server_stop(&s);
-    }
+    tl_run_matrix(load_suite, true);
     return tl_report("client_load");
 }

@@ -45,6 +45,33 @@ int tl_report(const char *name)
     return tl_failed == 0 ? 0 : 1;
 }
 
+void tl_run_matrix(tl_suite_fn *suite, bool start_server)
+{
+    const char *kinds[2] = {"herald", "redis"};
+    for (int k = 0; k < 2; k++) {
+        if (k == 1 && !tl_have_redis()) {
+            printf("redis-server not found: redis runs skipped\n");
+            break;
+        }
+        tl_server s;
+        if (start_server) {
+            snprintf(tl_context, sizeof(tl_context), "%s", kinds[k]);
+            if (tl_server_start(&s, kinds[k], 0, NULL) != 0) {
+                CHECK(0, "start %s", kinds[k]);
+                continue;
+            }
+        }
+        for (int proto = 2; proto <= 3; proto++) {
+            snprintf(tl_context, sizeof(tl_context), "%s resp%d", kinds[k], proto);
+            int before = tl_failed;
+            suite(start_server ? &s : NULL, kinds[k], proto);
+            printf("%s: %s\n", tl_context, tl_failed == before ? "ok" : "FAILED");
+            fflush(stdout);
+        }
+        if (start_server) tl_server_stop(&s);
+    }
+}
+
 static bool port_bindable(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);

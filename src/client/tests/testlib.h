@@ -74,6 +74,15 @@ void tl_server_kill(tl_server *s);
 void tl_server_stop(tl_server *s);
 void tl_server_signal(tl_server *s, int sig);
 
+/* A test suite for one server kind ("herald" or "redis") and protocol (2 or
+ * 3); s is the running server, or NULL when the suite starts its own. */
+typedef void tl_suite_fn(tl_server *s, const char *kind, int proto);
+/* Runs suite against herald-server, then redis-server when installed, in
+ * RESP2 and RESP3 each, with tl_context naming the run, and prints
+ * "<kind> resp<N>: ok|FAILED" after each. With start_server, one server per
+ * kind is started for its runs and stopped afterwards. */
+void tl_run_matrix(tl_suite_fn *suite, bool start_server);
+
 /* Runs a command on a fresh connection; returns the integer reply of
  * PUBSUB NUMSUB / SHARDNUMSUB for channel (-1 on error). */
 long long tl_numsub(const char *url, const char *channel, bool shard);
