@@ -965,26 +965,37 @@ def _info_entry(node):
     return e
 
 
-def compare_info_entries(r, h, extra, path, problems):
-    for key in ('name', 'arity', 'flags', 'first', 'last', 'step', 'acl', 'tips', 'keyspecs',
-                'len'):
+def _herald_extra(step):
+    """Subcommands herald may list beyond the reference (norm ... herald-extra=a,b)."""
+    extra = set()
+    for a in step.opt('norm')[1:]:
+        if a.startswith('herald-extra='):
+            extra |= set(a.split('=', 1)[1].split(','))
+    return extra
+
+
+def _compare_entries(r, h, keys, extra, path, problems):
+    """Compares two COMMAND INFO / DOCS entries by keys, then recursively the
+    subcommands both list; herald may lack some, and list more only when
+    they are in extra."""
+    for key in keys:
         if r[key] != h[key]:
             problems.append('%s: %s %r vs %r' % (path, key, r[key], h[key]))
     for name, se in r['subs'].items():
         if name in h['subs']:
-            compare_info_entries(se, h['subs'][name], extra, name, problems)
+            _compare_entries(se, h['subs'][name], keys, extra, name, problems)
     for name in h['subs']:
         if name not in r['subs'] and name not in extra:
-            problems.append('%s: herald lists subcommand %s the reference does not have' %
+            problems.append('%s: herald has subcommand %s the reference does not have' %
                             (path, name))
 
 
+_INFO_KEYS = ('name', 'arity', 'flags', 'first', 'last', 'step', 'acl', 'tips', 'keyspecs', 'len')
+_DOCS_KEYS = ('since', 'group', 'summary', 'complexity')
+
+
 def compare_command_info(step, ref, her, selfcheck):
-    args = step.opt('norm')[1:]
-    extra = set()
-    for a in args:
-        if a.startswith('herald-extra='):
-            extra |= set(a.split('=', 1)[1].split(','))
+    extra = _herald_extra(step)
     if len(ref.frames) != 1 or len(her.frames) != 1:
         return False, 'expected one frame each'
     rf, hf = ref.frames[0], her.frames[0]
@@ -1000,7 +1011,7 @@ def compare_command_info(step, ref, her, selfcheck):
         if r is None or h is None:
             problems.append('entry %d: malformed' % i)
             continue
-        compare_info_entries(r, h, extra, r['name'], problems)
+        _compare_entries(r, h, _INFO_KEYS, extra, r['name'], problems)
     return not problems, '\n      '.join(problems)
 
 
@@ -1030,25 +1041,8 @@ def _docs_entry(node):
     return e
 
 
-def compare_docs_entries(r, h, path, extra, problems):
-    for key in ('since', 'group', 'summary', 'complexity'):
-        if r[key] != h[key]:
-            problems.append('%s: %s %r vs %r' % (path, key, r[key], h[key]))
-    for name, se in r['subs'].items():
-        if name in h['subs']:
-            compare_docs_entries(se, h['subs'][name], name, extra, problems)
-    for name in h['subs']:
-        if name not in r['subs'] and name not in extra:
-            problems.append('%s: herald documents subcommand %s the reference does not have' %
-                            (path, name))
-
-
 def compare_command_docs(step, ref, her):
-    args = step.opt('norm')[1:]
-    extra = set()
-    for a in args:
-        if a.startswith('herald-extra='):
-            extra |= set(a.split('=', 1)[1].split(','))
+    extra = _herald_extra(step)
     if len(ref.frames) != 1 or len(her.frames) != 1:
         return False, 'expected one frame each'
     rf, hf = ref.frames[0], her.frames[0]
@@ -1062,8 +1056,8 @@ def compare_command_docs(step, ref, her):
         if rmap[name].t != hmap[name].t:
             problems.append('%s: entry type %s vs %s' % (name, rmap[name].t, hmap[name].t))
             continue
-        compare_docs_entries(_docs_entry(rmap[name]), _docs_entry(hmap[name]), name, extra,
-                             problems)
+        _compare_entries(_docs_entry(rmap[name]), _docs_entry(hmap[name]), _DOCS_KEYS, extra,
+                         name, problems)
     return not problems, '\n      '.join(problems)
 
 
