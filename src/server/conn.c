@@ -102,6 +102,13 @@ void hr_conn_close(hr_conn *c)
     else conn_free(c);
 }
 
+/* The limit check, skipped while the queue is below every configured limit
+ * (the common case on the fan-out path). */
+static void check_obl_if_near(hr_conn *c)
+{
+    if (c->srv->obl_floor && hr_conn_output_size(c) >= c->srv->obl_floor) hr_conn_check_obl(c);
+}
+
 void hr_conn_push(hr_conn *c, hr_frame *f)
 {
     if (c->flags & HR_CONN_CLOSE_ASAP) return;
@@ -115,7 +122,7 @@ void hr_conn_push(hr_conn *c, hr_frame *f)
     }
     hr_outq_push_frame(&c->out, f);
     hr_conn_want_write(c);
-    if (c->srv->obl_floor && hr_conn_output_size(c) >= c->srv->obl_floor) hr_conn_check_obl(c);
+    check_obl_if_near(c);
 }
 
 /* Moves pushes deferred during a command behind its reply. */
@@ -129,7 +136,7 @@ void hr_conn_flush_deferred(hr_conn *c)
         hr_frame_decref(c->deferred[i]);
     }
     c->ndeferred = 0;
-    hr_conn_check_obl(c);
+    check_obl_if_near(c);
 }
 
 bool hr_conn_check_obl(hr_conn *c)
@@ -245,8 +252,10 @@ static void read_handler(hr_loop *loop, int fd, void *data, int mask)
         hr_buf_release(&c->qbuf);
     }
     /* After QUIT or a protocol error nothing more is read. */
-    if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) hr_loop_del_fd(s->loop, fd, HR_LOOP_READ);
-    if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) hr_conn_want_write(c);
+    if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) {
+        hr_loop_del_fd(s->loop, fd, HR_LOOP_READ);
+        hr_conn_want_write(c);
+    }
 }
 
 static void write_handler(hr_loop *loop, int fd, void *data, int mask);
