@@ -66,8 +66,17 @@ class Server:
                                                                    self.read_log()))
             try:
                 with socket.create_connection(('127.0.0.1', self.port), timeout=1) as s:
-                    s.sendall(b'PING\r\n')
-                    if s.recv(64).startswith(b'+PONG'):
+                    # QUIT, then read until the server closes: it has freed
+                    # this probe client by then, so tests that list clients
+                    # (CLIENT LIST, INFO clients) never see it.
+                    s.sendall(b'PING\r\nQUIT\r\n')
+                    reply = b''
+                    while True:
+                        chunk = s.recv(64)
+                        if not chunk:
+                            break
+                        reply += chunk
+                    if reply.startswith(b'+PONG'):
                         return self
             except OSError:
                 pass
