@@ -164,3 +164,26 @@ hr_dict_entry *hr_dict_random(const hr_dict *d)
         return e;
     }
 }
+
+static size_t reverse_bits(size_t v)
+{
+    size_t r = 0;
+    for (size_t i = 0; i < sizeof(v) * 8; i++) {
+        r = (r << 1) | (v & 1);
+        v >>= 1;
+    }
+    return r;
+}
+
+size_t hr_dict_scan(const hr_dict *d, size_t cursor, hr_dict_scan_fn *fn, void *priv)
+{
+    if (!d->buckets) return 0;
+    size_t m = d->mask;
+    for (const hr_dict_entry *e = d->buckets[cursor & m]; e; e = e->next) fn(priv, e);
+    /* Increment the reversed cursor: set the bits above the mask so the
+     * carry runs off the top, then reverse back. */
+    cursor |= ~m;
+    cursor = reverse_bits(cursor);
+    cursor++;
+    return reverse_bits(cursor);
+}

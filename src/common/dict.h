@@ -60,4 +60,13 @@ void hr_dict_iter_done(hr_dict_iter *it);
 /* Returns a random entry (NULL when empty). */
 hr_dict_entry *hr_dict_random(const hr_dict *d);
 
+/* Cursor-based iteration (SCAN): calls fn for every entry of one bucket and
+ * returns the next cursor (0 when the walk is complete). Start with 0.
+ * Cursors are bucket indexes with their bits reversed, incremented from the
+ * top, so a walk that spans resizes still visits every entry that was present
+ * from its start to its end at least once (entries may repeat). fn must not
+ * change the table. */
+typedef void hr_dict_scan_fn(void *priv, const hr_dict_entry *e);
+size_t hr_dict_scan(const hr_dict *d, size_t cursor, hr_dict_scan_fn *fn, void *priv);
+
 #endif

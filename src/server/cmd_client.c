@@ -4,6 +4,7 @@
 #include "server.h"
 #include "alloc.h"
 #include "cmds.h"
+#include "multi.h"
 #include "hrtime.h"
 #include "util.h"
 
@@ -13,9 +14,14 @@
 void hr_conn_describe(const hr_conn *c, hr_buf *out)
 {
     uint64_t now = hr_mono_ms();
-    char flags[16];
+    char flags[24];
     int nf = 0;
     if (hr_conn_subscriptions(c) > 0) flags[nf++] = 'P';
+    if (c->flags & HR_CONN_MULTI) flags[nf++] = 'x';
+    if (c->tflags & HR_TRACK_ON) flags[nf++] = 't';
+    if (c->tflags & HR_TRACK_BROKEN_REDIR) flags[nf++] = 'R';
+    if (c->tflags & HR_TRACK_BCAST) flags[nf++] = 'B';
+    if (c->flags & HR_CONN_DIRTY_CAS) flags[nf++] = 'd';
     if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
     if (c->flags & HR_CONN_CLOSE_ASAP) flags[nf++] = 'A';
     if (c->flags & HR_CONN_UNIX) flags[nf++] = 'U';
@@ -33,16 +39,17 @@ void hr_conn_describe(const hr_conn *c, hr_buf *out)
     size_t tot = sizeof(*c) + c->qbuf.cap + omem;
     hr_buf_appendf(out,
                    "id=%llu addr=%s laddr=%s fd=%d name=%s age=%llu idle=%llu flags=%s db=%d "
-                   "sub=%zu psub=%zu ssub=%zu multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 "
+                   "sub=%zu psub=%zu ssub=%zu multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=0 "
                    "multi-mem=0 rbs=%zu rbp=%zu obl=%zu oll=%zu omem=%zu tot-mem=%zu events=%s "
-                   "cmd=%s user=default redir=-1 resp=%d lib-name=%s lib-ver=%s",
+                   "cmd=%s user=default redir=%lld resp=%d lib-name=%s lib-ver=%s",
                    (unsigned long long)c->id, c->addr, c->laddr, c->fd, c->name ? c->name : "",
                    (unsigned long long)((now - c->ctime_ms) / 1000),
                    (unsigned long long)((now - c->last_ms) / 1000), flags, c->db,
                    hr_dict_size(&c->channels), hr_dict_size(&c->patterns),
-                   hr_dict_size(&c->shard_channels), c->qbuf.len, c->qbuf.cap - c->qbuf.len,
+                   hr_dict_size(&c->shard_channels), hr_multi_queued(c), c->qbuf.len, c->qbuf.cap - c->qbuf.len,
                    c->out.rbuf.cap, c->qbuf_peak, c->out.rbuf.len, c->out.count, omem, tot, events,
-                   cmd, c->resp, c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
+                   cmd, (c->tflags & HR_TRACK_ON) ? (long long)c->tracking_redir : -1LL, c->resp,
+                   c->lib_name ? c->lib_name : "", c->lib_ver ? c->lib_ver : "");
 }
 
 HR_CMD(client_id)

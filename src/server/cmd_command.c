@@ -121,7 +121,11 @@ static const char *group_of(const hr_command *cmd)
 
 static void reply_key_spec(hr_conn *c, const hr_key_spec *ks)
 {
-    hr_reply_map(c, 3);
+    hr_reply_map(c, ks->notes ? 4 : 3);
+    if (ks->notes) {
+        hr_reply_bulk_str(c, "notes");
+        hr_reply_bulk_str(c, ks->notes);
+    }
     hr_reply_bulk_str(c, "flags");
     reply_status_set(c, ks->flags);
     hr_reply_bulk_str(c, "begin_search");

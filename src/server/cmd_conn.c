@@ -10,6 +10,9 @@
 #include "server.h"
 #include "alloc.h"
 #include "cmds.h"
+#include "db.h"
+#include "multi.h"
+#include "tracking.h"
 #include "log.h"
 #include "pubsub.h"
 #include "util.h"
@@ -49,6 +52,8 @@ HR_CMD(quit)
 
 void hr_conn_reset_state(hr_conn *c)
 {
+    hr_multi_reset(c);
+    hr_tracking_disable(c);
     hr_pubsub_unsubscribe_all(c->srv, c);
     hr_free(c->name);
     c->name = NULL;
@@ -151,26 +156,40 @@ HR_CMD(hello)
 
 HR_CMD(dbsize)
 {
-    hr_reply_int(c, 0);
+    hr_reply_int(c, (long long)hr_dict_size(&hr_conn_db(c)->keys));
 }
 
-static void flush_generic(hr_conn *c, int argc, hr_arg *argv)
+/* FLUSHALL / FLUSHDB [ASYNC|SYNC]: without an argument lazyfree-lazy-user-flush
+ * decides. */
+static void flush_generic(hr_conn *c, int argc, hr_arg *argv, int dbid)
 {
-    if (argc > 2 || (argc == 2 && !hr_arg_eq(&argv[1], "async") && !hr_arg_eq(&argv[1], "sync"))) {
+    bool async = c->srv->cfg.lazyfree_lazy_user_flush != 0;
+    if (argc > 2) {
         hr_reply_syntax_error(c);
         return;
     }
+    if (argc == 2) {
+        if (hr_arg_eq(&argv[1], "async")) async = true;
+        else if (hr_arg_eq(&argv[1], "sync")) async = false;
+        else {
+            hr_reply_syntax_error(c);
+            return;
+        }
+    }
+    hr_server *s = c->srv;
+    long long removed = hr_db_flush(s, dbid, async);
+    s->dirty += removed + 1;
     hr_reply_ok(c);
 }
 
 HR_CMD(flushall)
 {
-    flush_generic(c, argc, argv);
+    flush_generic(c, argc, argv, -1);
 }
 
 HR_CMD(flushdb)
 {
-    flush_generic(c, argc, argv);
+    flush_generic(c, argc, argv, c->db);
 }
 
 HR_CMD(time)

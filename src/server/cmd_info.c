@@ -22,6 +22,8 @@
 #include "server.h"
 #include "alloc.h"
 #include "cmds.h"
+#include "db.h"
+#include "tracking.h"
 #include "hrtime.h"
 #include "pubsub.h"
 #include "server_int.h"
@@ -221,10 +223,11 @@ static void section_clients(hr_server *s, hr_buf *b)
                    "client_recent_max_input_buffer:%zu\r\n"
                    "client_recent_max_output_buffer:%zu\r\n"
                    "blocked_clients:0\r\n"
-                   "tracking_clients:0\r\n"
+                   "tracking_clients:%lld\r\n"
                    "pubsub_clients:%lld\r\n"
                    "clients_in_timeout_table:0\r\n",
-                   s->nclients, s->cfg.maxclients, max_in, max_out, pubsub_clients);
+                   s->nclients, s->cfg.maxclients, max_in, max_out, hr_tracking_clients(s),
+                   pubsub_clients);
 }
 
 static void section_memory(hr_server *s, hr_buf *b, size_t used)
@@ -235,7 +238,8 @@ static void section_memory(hr_server *s, hr_buf *b, size_t used)
     size_t clients_mem = 0;
     for (hr_conn *c = s->clients_head; c; c = c->next)
         clients_mem += sizeof(*c) + c->qbuf.cap + hr_outq_memory(&c->out);
-    char h_used[32], h_rss[32], h_peak[32], h_sys[32];
+    char h_used[32], h_rss[32], h_peak[32], h_sys[32], h_max[32];
+    bytes_human(h_max, sizeof(h_max), (size_t)s->cfg.maxmemory);
     bytes_human(h_used, sizeof(h_used), used);
     bytes_human(h_rss, sizeof(h_rss), rss);
     bytes_human(h_peak, sizeof(h_peak), peak);
@@ -252,9 +256,9 @@ static void section_memory(hr_server *s, hr_buf *b, size_t used)
                    "used_memory_peak_perc:%.2f%%\r\n"
                    "total_system_memory:%llu\r\n"
                    "total_system_memory_human:%s\r\n"
-                   "maxmemory:0\r\n"
-                   "maxmemory_human:0B\r\n"
-                   "maxmemory_policy:noeviction\r\n"
+                   "maxmemory:%lld\r\n"
+                   "maxmemory_human:%s\r\n"
+                   "maxmemory_policy:%s\r\n"
                    "mem_fragmentation_ratio:%.2f\r\n"
                    "mem_fragmentation_bytes:%lld\r\n"
                    "mem_not_counted_for_evict:0\r\n"
@@ -269,7 +273,8 @@ static void section_memory(hr_server *s, hr_buf *b, size_t used)
                    "lazyfree_pending_objects:0\r\n"
                    "lazyfreed_objects:0\r\n",
                    used, h_used, rss, h_rss, peak, h_peak,
-                   peak ? (double)used * 100.0 / (double)peak : 0.0, sysmem, h_sys, frag,
+                   peak ? (double)used * 100.0 / (double)peak : 0.0, sysmem, h_sys,
+                   s->cfg.maxmemory, h_max, hr_maxmemory_policy_name(s->cfg.maxmemory_policy), frag,
                    (long long)rss - (long long)used, clients_mem);
 }
 
@@ -286,7 +291,7 @@ static void section_persistence(hr_server *s, hr_buf *b)
                    "current_fork_perc:0.00\r\n"
                    "current_save_keys_processed:0\r\n"
                    "current_save_keys_total:0\r\n"
-                   "rdb_changes_since_last_save:0\r\n"
+                   "rdb_changes_since_last_save:%lld\r\n"
                    "rdb_bgsave_in_progress:0\r\n"
                    "rdb_last_save_time:%lld\r\n"
                    "rdb_last_bgsave_status:ok\r\n"
@@ -308,7 +313,7 @@ static void section_persistence(hr_server *s, hr_buf *b)
                    "aof_last_cow_size:0\r\n"
                    "module_fork_in_progress:0\r\n"
                    "module_fork_last_cow_size:0\r\n",
-                   started);
+                   s->dirty, started);
 }
 
 static void section_stats(hr_server *s, hr_buf *b)
@@ -331,16 +336,16 @@ static void section_stats(hr_server *s, hr_buf *b)
                    "sync_full:0\r\n"
                    "sync_partial_ok:0\r\n"
                    "sync_partial_err:0\r\n"
-                   "expired_keys:0\r\n"
-                   "expired_stale_perc:0.00\r\n"
-                   "expired_time_cap_reached_count:0\r\n"
-                   "expire_cycle_cpu_milliseconds:0\r\n"
-                   "evicted_keys:0\r\n"
+                   "expired_keys:%lld\r\n"
+                   "expired_stale_perc:%.2f\r\n"
+                   "expired_time_cap_reached_count:%lld\r\n"
+                   "expire_cycle_cpu_milliseconds:%lld\r\n"
+                   "evicted_keys:%lld\r\n"
                    "evicted_clients:0\r\n"
                    "total_eviction_exceeded_time:0\r\n"
                    "current_eviction_exceeded_time:0\r\n"
-                   "keyspace_hits:0\r\n"
-                   "keyspace_misses:0\r\n"
+                   "keyspace_hits:%lld\r\n"
+                   "keyspace_misses:%lld\r\n"
                    "pubsub_channels:%zu\r\n"
                    "pubsub_patterns:%zu\r\n"
                    "pubsubshard_channels:%zu\r\n"
@@ -354,9 +359,9 @@ static void section_stats(hr_server *s, hr_buf *b)
                    "active_defrag_key_misses:0\r\n"
                    "total_active_defrag_time:0\r\n"
                    "current_active_defrag_time:0\r\n"
-                   "tracking_total_keys:0\r\n"
-                   "tracking_total_items:0\r\n"
-                   "tracking_total_prefixes:0\r\n"
+                   "tracking_total_keys:%lld\r\n"
+                   "tracking_total_items:%lld\r\n"
+                   "tracking_total_prefixes:%lld\r\n"
                    "unexpected_error_replies:%lld\r\n"
                    "total_error_replies:%lld\r\n"
                    "dump_payload_sanitizations:0\r\n"
@@ -367,8 +372,13 @@ static void section_stats(hr_server *s, hr_buf *b)
                    st->total_connections_received, st->total_commands_processed,
                    st->inst_ops_per_sec, st->net_input_bytes, st->net_output_bytes,
                    st->inst_input_kbps, st->inst_output_kbps, st->rejected_connections,
+                   st->expired_keys, st->expired_stale_perc * 100.0,
+                   st->expired_time_cap_reached_count, st->expire_cycle_cpu_us / 1000,
+                   st->evicted_keys, st->keyspace_hits, st->keyspace_misses,
                    hr_pubsub_count(s, HR_PS_CHANNEL), hr_pubsub_count(s, HR_PS_PATTERN),
-                   hr_pubsub_count(s, HR_PS_SHARD), st->unexpected_error_replies,
+                   hr_pubsub_count(s, HR_PS_SHARD), hr_tracking_total_keys(s),
+                   hr_tracking_total_items(s), hr_tracking_total_prefixes(s),
+                   st->unexpected_error_replies,
                    st->total_error_replies, st->client_qbl_disconnections,
                    st->client_obl_disconnections);
 }
@@ -412,6 +422,18 @@ static void section_cpu(hr_buf *b)
     append_tv(b, "used_cpu_user_main_thread", &thread.ru_utime);
 }
 
+static void section_keyspace(hr_server *s, hr_buf *b)
+{
+    hr_buf_append_str(b, "# Keyspace\r\n");
+    for (int i = 0; i < s->cfg.databases; i++) {
+        const hr_db *db = &s->db[i];
+        size_t keys = hr_dict_size(&db->keys);
+        if (!keys) continue;
+        hr_buf_appendf(b, "db%d:keys=%zu,expires=%zu,avg_ttl=%lld\r\n", i, keys,
+                       hr_db_volatile_count(db), db->avg_ttl);
+    }
+}
+
 HR_CMD(info)
 {
     hr_server *s = c->srv;
@@ -435,7 +457,7 @@ HR_CMD(info)
     SECTION(SEC_CPU, section_cpu(b));
     SECTION(SEC_MODULES, hr_buf_append_str(b, "# Modules\r\n"));
     SECTION(SEC_CLUSTER, hr_buf_append_str(b, "# Cluster\r\ncluster_enabled:0\r\n"));
-    SECTION(SEC_KEYSPACE, hr_buf_append_str(b, "# Keyspace\r\n"));
+    SECTION(SEC_KEYSPACE, section_keyspace(s, b));
 #undef SECTION
     hr_reply_verbatim(c, b->data ? b->data : "", b->len);
     hr_buf_release(b);

@@ -65,6 +65,76 @@ HR_CMD(command_docs);
 HR_CMD(command_list);
 HR_CMD(command_help);
 
+/* cmd_string.c */
+HR_CMD(get);
+HR_CMD(set);
+HR_CMD(setex);
+HR_CMD(psetex);
+HR_CMD(setnx);
+HR_CMD(getdel);
+HR_CMD(getex);
+HR_CMD(getset);
+HR_CMD(mget);
+HR_CMD(mset);
+HR_CMD(msetnx);
+HR_CMD(strlen);
+HR_CMD(append);
+HR_CMD(incr);
+HR_CMD(incrby);
+HR_CMD(incrbyfloat);
+HR_CMD(decr);
+HR_CMD(decrby);
+HR_CMD(getrange);
+HR_CMD(substr);
+HR_CMD(setrange);
+HR_CMD(setbit);
+HR_CMD(getbit);
+HR_CMD(bitcount);
+HR_CMD(bitpos);
+HR_CMD(bitop);
+HR_CMD(lcs);
+
+/* cmd_keys.c */
+HR_CMD(del);
+HR_CMD(unlink);
+HR_CMD(exists);
+HR_CMD(touch);
+HR_CMD(type);
+HR_CMD(keys);
+HR_CMD(scan);
+HR_CMD(randomkey);
+HR_CMD(rename);
+HR_CMD(renamenx);
+HR_CMD(expire);
+HR_CMD(pexpire);
+HR_CMD(expireat);
+HR_CMD(pexpireat);
+HR_CMD(ttl);
+HR_CMD(pttl);
+HR_CMD(expiretime);
+HR_CMD(pexpiretime);
+HR_CMD(persist);
+HR_CMD(move);
+HR_CMD(swapdb);
+HR_CMD(object_encoding);
+HR_CMD(object_freq);
+HR_CMD(object_help);
+HR_CMD(object_idletime);
+HR_CMD(object_refcount);
+
+/* multi.c */
+HR_CMD(multi);
+HR_CMD(exec);
+HR_CMD(discard);
+HR_CMD(watch);
+HR_CMD(unwatch);
+
+/* tracking.c */
+HR_CMD(client_tracking);
+HR_CMD(client_caching);
+HR_CMD(client_getredir);
+HR_CMD(client_trackinginfo);
+
 /* config.c */
 HR_CMD(config_get);
 HR_CMD(config_set);

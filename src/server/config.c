@@ -19,7 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
-enum { T_INT, T_MEM, T_NOTIFY, T_STR, T_LOGLEVEL, T_BIND, T_OBL, T_IGNORED, T_OCTAL };
+enum { T_INT, T_MEM, T_NOTIFY, T_STR, T_LOGLEVEL, T_BIND, T_OBL, T_IGNORED, T_OCTAL, T_POLICY, T_BOOL };
 enum { F_IMMUTABLE = 1 };
 
 typedef struct item {
@@ -51,6 +51,15 @@ static const item items[] = {
     {"pidfile", T_STR, OFF(pidfile), 0, 0, F_IMMUTABLE},
     {"notify-keyspace-events", T_NOTIFY, OFF(notify_flags), 0, 0, 0},
     {"databases", T_INT, OFF(databases), 1, INT_MAX, F_IMMUTABLE},
+    {"maxmemory", T_MEM, OFF(maxmemory), 0, LLONG_MAX, 0},
+    {"maxmemory-policy", T_POLICY, OFF(maxmemory_policy), 0, 0, 0},
+    {"maxmemory-samples", T_INT, OFF(maxmemory_samples), 1, INT_MAX, 0},
+    {"maxmemory-eviction-tenacity", T_INT, OFF(maxmemory_eviction_tenacity), 0, 100, 0},
+    {"lfu-log-factor", T_INT, OFF(lfu_log_factor), 0, INT_MAX, 0},
+    {"lfu-decay-time", T_INT, OFF(lfu_decay_time), 0, INT_MAX, 0},
+    {"active-expire-effort", T_INT, OFF(active_expire_effort), 1, 10, 0},
+    {"lazyfree-lazy-user-flush", T_BOOL, OFF(lazyfree_lazy_user_flush), 0, 1, 0},
+    {"tracking-table-max-keys", T_INT, OFF(tracking_table_max_keys), 0, LLONG_MAX, 0},
     /* Accepted so that redis.conf files load; they have no effect here. */
     {"daemonize", T_IGNORED, 0, 0, 0, F_IMMUTABLE},
     {"protected-mode", T_IGNORED, 0, 0, 0, 0},
@@ -90,6 +99,28 @@ void hr_config_defaults(hr_config *cfg)
     cfg->logfile = hr_strdup("");
     cfg->pidfile = hr_strdup("");
     cfg->databases = HR_DATABASES;
+    cfg->maxmemory = 0;
+    cfg->maxmemory_policy = HR_MAXMEM_NOEVICTION;
+    cfg->maxmemory_samples = 5;
+    cfg->maxmemory_eviction_tenacity = 10;
+    cfg->lfu_log_factor = 10;
+    cfg->lfu_decay_time = 1;
+    cfg->active_expire_effort = 1;
+    cfg->lazyfree_lazy_user_flush = 0;
+    cfg->tracking_table_max_keys = 1000000;
+}
+
+static const char *const policy_names[] = {
+    [HR_MAXMEM_VOLATILE_LRU] = "volatile-lru",     [HR_MAXMEM_VOLATILE_LFU] = "volatile-lfu",
+    [HR_MAXMEM_VOLATILE_RANDOM] = "volatile-random", [HR_MAXMEM_VOLATILE_TTL] = "volatile-ttl",
+    [HR_MAXMEM_ALLKEYS_LRU] = "allkeys-lru",       [HR_MAXMEM_ALLKEYS_LFU] = "allkeys-lfu",
+    [HR_MAXMEM_ALLKEYS_RANDOM] = "allkeys-random", [HR_MAXMEM_NOEVICTION] = "noeviction",
+};
+
+const char *hr_maxmemory_policy_name(int policy)
+{
+    if (policy < 0 || policy > HR_MAXMEM_NOEVICTION) return "noeviction";
+    return policy_names[policy];
 }
 
 void hr_config_release(hr_config *cfg)
@@ -138,12 +169,24 @@ static const item *find_item(const char *name, size_t len)
     return NULL;
 }
 
+/* Fields declared int in hr_config (the others are long long). */
+static bool is_int_field(size_t off)
+{
+    static const size_t ints[] = {
+        OFF(port),           OFF(tcp_backlog),    OFF(hz),
+        OFF(databases),      OFF(unixsocketperm), OFF(maxmemory_policy),
+        OFF(maxmemory_samples), OFF(maxmemory_eviction_tenacity), OFF(lfu_log_factor),
+        OFF(lfu_decay_time), OFF(active_expire_effort), OFF(lazyfree_lazy_user_flush),
+    };
+    for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++)
+        if (ints[i] == off) return true;
+    return false;
+}
+
 static int set_int_field(hr_config *cfg, const item *it, long long v)
 {
     char *p = (char *)cfg + it->off;
-    if (it->off == OFF(port) || it->off == OFF(tcp_backlog) || it->off == OFF(hz) ||
-        it->off == OFF(databases) || it->off == OFF(unixsocketperm))
-        *(int *)p = (int)v;
+    if (is_int_field(it->off)) *(int *)p = (int)v;
     else *(long long *)p = v;
     return 0;
 }
@@ -151,9 +194,7 @@ static int set_int_field(hr_config *cfg, const item *it, long long v)
 static long long get_int_field(const hr_config *cfg, const item *it)
 {
     const char *p = (const char *)cfg + it->off;
-    if (it->off == OFF(port) || it->off == OFF(tcp_backlog) || it->off == OFF(hz) ||
-        it->off == OFF(databases) || it->off == OFF(unixsocketperm))
-        return *(const int *)p;
+    if (is_int_field(it->off)) return *(const int *)p;
     return *(const long long *)p;
 }
 
@@ -257,6 +298,22 @@ static int apply_item(hr_config *cfg, const item *it, int argc, hr_arg *argv, ch
         cfg->notify_flags = fl;
         return 0;
     }
+    case T_POLICY:
+        for (int i = 0; i <= HR_MAXMEM_NOEVICTION; i++) {
+            if (hr_streq_nocase(v, argv[0].len, policy_names[i])) {
+                cfg->maxmemory_policy = i;
+                return 0;
+            }
+        }
+        snprintf(err, errlen, "argument(s) must be one of the following: volatile-lru, "
+                              "volatile-lfu, volatile-random, volatile-ttl, allkeys-lru, "
+                              "allkeys-lfu, allkeys-random, noeviction");
+        return -1;
+    case T_BOOL:
+        if (hr_streq_nocase(v, argv[0].len, "yes")) return set_int_field(cfg, it, 1);
+        if (hr_streq_nocase(v, argv[0].len, "no")) return set_int_field(cfg, it, 0);
+        snprintf(err, errlen, "argument must be 'yes' or 'no'");
+        return -1;
     case T_LOGLEVEL: {
         int lvl = hr_log_level_from_name(v);
         if (lvl < 0) {
@@ -346,6 +403,12 @@ static void item_value(const hr_server *s, const item *it, hr_buf *out)
         break;
     case T_LOGLEVEL:
         hr_buf_append_str(out, hr_log_level_name(cfg->loglevel));
+        break;
+    case T_POLICY:
+        hr_buf_append_str(out, hr_maxmemory_policy_name(cfg->maxmemory_policy));
+        break;
+    case T_BOOL:
+        hr_buf_append_str(out, get_int_field(cfg, it) ? "yes" : "no");
         break;
     case T_NOTIFY:
         hr_notify_format(cfg->notify_flags, out);

@@ -22,7 +22,9 @@
 #include "hrtime.h"
 #include "log.h"
 #include "pubsub.h"
+#include "multi.h"
 #include "server_int.h"
+#include "tracking.h"
 
 #include <errno.h>
 #include <string.h>
@@ -74,6 +76,9 @@ static void conn_free(hr_conn *c)
     /* A large backlog freed: let the cron hand the memory back to the OS. */
     if (c->out.bytes > (1u << 20)) s->trim_heap = 1;
     hr_pubsub_unsubscribe_all(s, c);
+    hr_multi_reset(c);
+    hr_tracking_disable(c);
+    hr_dict_delete(&s->clients_by_id, (const char *)&c->id, sizeof(c->id));
     hr_loop_del_fd(s->loop, c->fd, HR_LOOP_READ | HR_LOOP_WRITE);
     close(c->fd);
     if (c->prev) c->prev->next = c->next;
@@ -360,12 +365,11 @@ hr_conn *hr_conn_new(hr_server *s, int fd, int is_unix)
     else s->clients_head = c;
     s->clients_tail = c;
     s->nclients++;
+    hr_dict_upsert(&s->clients_by_id, (const char *)&c->id, sizeof(c->id), NULL)->val = c;
     return c;
 }
 
 hr_conn *hr_conn_by_id(hr_server *s, uint64_t id)
 {
-    for (hr_conn *c = s->clients_head; c; c = c->next)
-        if (c->id == id) return c;
-    return NULL;
+    return hr_dict_get(&s->clients_by_id, (const char *)&id, sizeof(id));
 }

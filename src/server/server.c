@@ -12,7 +12,9 @@
 #include "hrtime.h"
 #include "log.h"
 #include "pubsub.h"
+#include "db.h"
 #include "server_int.h"
+#include "tracking.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -259,6 +261,10 @@ static long long cron(hr_loop *loop, long long id, void *data)
     hr_server *s = data;
     s->cron_loops++;
     clients_cron(s, s->cron_loops % (uint64_t)(s->cfg.hz > 0 ? s->cfg.hz : 10) == 0);
+    hr_db_active_expire(s, false);
+    /* maxmemory lowered by CONFIG SET, or memory grown by something other
+     * than a command: evict without waiting for the next command. */
+    if (s->cfg.maxmemory > 0) hr_evict_perform(s);
     if (s->trim_heap) {
         s->trim_heap = 0;
         malloc_trim(0);
@@ -276,9 +282,12 @@ static long long cron(hr_loop *loop, long long id, void *data)
 static void before_sleep(hr_loop *loop, void *data)
 {
     hr_server *s = data;
+    hr_db_active_expire(s, true); /* only when the last slow pass ran out of time */
+    hr_tracking_before_sleep(s);
     for (int round = 0; round < HR_DEFER_MAX_ROUNDS; round++) {
         if (hr_server_flush_pending(s, true) == 0) break;
         if (hr_loop_poll(loop) == 0) break;
+        hr_tracking_before_sleep(s); /* BCAST keys written by that input */
     }
     hr_server_flush_pending(s, false);
     s->now_ms = hr_mono_ms();
@@ -308,6 +317,9 @@ hr_server *hr_server_new(hr_config *cfg, char *err, size_t errlen)
         goto fail;
     }
     s->pubsub = hr_pubsub_new();
+    hr_dict_init(&s->clients_by_id);
+    hr_db_init_all(s);
+    s->tracking = hr_tracking_new();
     hr_commands_register(s);
     hr_server_limits_changed(s);
 
@@ -359,6 +371,9 @@ void hr_server_free(hr_server *s)
         unlink(s->cfg.unixsocket);
     }
     hr_pubsub_free(s->pubsub);
+    hr_db_free_all(s);
+    if (s->tracking) hr_tracking_free(s->tracking);
+    hr_dict_release(&s->clients_by_id);
     hr_dict_release(&s->commands);
     hr_loop_free(s->loop);
     hr_buf_release(&s->readbuf);

@@ -87,7 +87,33 @@ typedef struct hr_config {
     char *config_file; /* absolute path, NULL when none */
     int notify_flags; /* HR_NOTIFY_* bits of notify-keyspace-events */
     int databases;
+    long long maxmemory;      /* bytes, 0 = no limit */
+    int maxmemory_policy;     /* HR_MAXMEM_* */
+    int maxmemory_samples;
+    int maxmemory_eviction_tenacity;
+    int lfu_log_factor;
+    int lfu_decay_time;       /* minutes */
+    int active_expire_effort; /* 1..10 */
+    int lazyfree_lazy_user_flush;
+    long long tracking_table_max_keys; /* 0 = no limit */
 } hr_config;
+
+/* maxmemory-policy values. */
+enum {
+    HR_MAXMEM_VOLATILE_LRU,
+    HR_MAXMEM_VOLATILE_LFU,
+    HR_MAXMEM_VOLATILE_RANDOM,
+    HR_MAXMEM_VOLATILE_TTL,
+    HR_MAXMEM_ALLKEYS_LRU,
+    HR_MAXMEM_ALLKEYS_LFU,
+    HR_MAXMEM_ALLKEYS_RANDOM,
+    HR_MAXMEM_NOEVICTION,
+};
+const char *hr_maxmemory_policy_name(int policy);
+static inline bool hr_policy_is_lfu(int p)
+{
+    return p == HR_MAXMEM_VOLATILE_LFU || p == HR_MAXMEM_ALLKEYS_LFU;
+}
 
 /* Connection flags. */
 enum {
@@ -103,7 +129,24 @@ enum {
     HR_CONN_IN_CALL = 1 << 9,       /* a command is executing */
     HR_CONN_PUSHING = 1 << 10,      /* writing a push: CLIENT REPLY OFF/SKIP do not apply */
     HR_CONN_URGENT = 1 << 11,       /* a command reply is queued: flush this iteration */
+    HR_CONN_MULTI = 1 << 12,        /* inside MULTI: commands are queued */
+    HR_CONN_DIRTY_CAS = 1 << 13,    /* a WATCHed key changed: EXEC will abort */
+    HR_CONN_DIRTY_EXEC = 1 << 14,   /* a queueing error: EXEC answers EXECABORT */
+    HR_CONN_IN_EXEC = 1 << 15,      /* running the commands of EXEC */
 };
+
+/* Client tracking flags (tracking.c), in hr_conn.tflags. */
+enum {
+    HR_TRACK_ON = 1 << 0,
+    HR_TRACK_BCAST = 1 << 1,
+    HR_TRACK_OPTIN = 1 << 2,
+    HR_TRACK_OPTOUT = 1 << 3,
+    HR_TRACK_NOLOOP = 1 << 4,
+    HR_TRACK_CACHING = 1 << 5,      /* CLIENT CACHING yes/no given for the next command */
+    HR_TRACK_BROKEN_REDIR = 1 << 6, /* the redirect target went away */
+};
+
+typedef struct hr_multi hr_multi; /* multi.c */
 
 struct hr_conn {
     hr_server *srv;
@@ -131,6 +174,14 @@ struct hr_conn {
     /* subscriptions: name -> hr_subscribers* of the registry */
     hr_dict channels, patterns, shard_channels;
 
+    /* MULTI / WATCH state (multi.c), NULL when neither is in use. */
+    hr_multi *multi;
+
+    /* client tracking (tracking.c) */
+    int tflags;               /* HR_TRACK_* */
+    uint64_t tracking_redir;  /* REDIRECT target id, 0 for none */
+    hr_dict *tracking_prefixes; /* BCAST prefixes (prefix -> NULL), or NULL */
+
     char *name; /* NULL when unset */
     char *lib_name, *lib_ver;
     char addr[64], laddr[64];
@@ -150,6 +201,10 @@ enum {
     HR_CMD_PUBSUB_OK = 1 << 0, /* allowed in RESP2 subscribed mode */
     HR_CMD_NOSCRIPT = 1 << 1,
     HR_CMD_CONTAINER = 1 << 2, /* has subcommands; handler dispatches them */
+    HR_CMD_WRITE = 1 << 3,     /* "write": modifies the keyspace */
+    HR_CMD_READONLY = 1 << 4,  /* "readonly": reads keys (tracking remembers them) */
+    HR_CMD_DENYOOM = 1 << 5,   /* "denyoom": refused over maxmemory */
+    HR_CMD_NO_MULTI = 1 << 6,  /* runs at once inside MULTI (EXEC, DISCARD, ...) */
 };
 
 /* A key specification as COMMAND INFO reports it (Redis 7 key specs), in
@@ -161,6 +216,7 @@ typedef struct hr_key_spec {
     int fk_lastkey;    /* find_keys range: last key relative to the first (-1: up to the end) */
     int fk_keystep;
     int fk_limit;
+    const char *notes; /* or NULL */
 } hr_key_spec;
 
 struct hr_command {
@@ -194,6 +250,13 @@ typedef struct hr_stats {
     long long unexpected_error_replies;
     long long pubsub_messages_published;
     long long pubsub_deliveries;
+    long long keyspace_hits, keyspace_misses;
+    long long expired_keys, evicted_keys;
+    long long expired_time_cap_reached_count;
+    long long expire_cycle_cpu_us;
+    double expired_stale_perc;
+    long long total_reads_processed, total_writes_processed;
+    long long tracking_invalidations;
     uint64_t start_ms;
     /* INFO's own bookkeeping: the highest used_memory seen, and the last
      * sample of the counters behind the instantaneous_* rates. */
@@ -225,6 +288,13 @@ struct hr_server {
     int trim_heap; /* a large output queue was freed: malloc_trim in the cron */
 
     hr_pubsub *pubsub;
+    struct hr_db *db;            /* cfg.databases databases (db.h) */
+    struct hr_tracking *tracking; /* tracking.c */
+    long long dirty;             /* changes since start (rdb_changes_since_last_save) */
+    long long cmd_time_ms;       /* wall clock of the running command (UNIX ms) */
+    long long expire_fast_until_us; /* active expiry: a fast pass is due */
+    bool expire_time_capped;     /* the last slow pass ran out of time */
+    hr_dict clients_by_id;       /* id -> hr_conn* */
     hr_dict commands; /* lower-case name -> const hr_command* */
     hr_stats stats;
 
@@ -326,6 +396,9 @@ void hr_commands_register(hr_server *s);
 const hr_command *hr_command_lookup(const hr_server *s, const char *name, size_t len);
 /* Executes one parsed command on c (dispatch, arity, subscribed-mode checks). */
 void hr_command_execute(hr_conn *c, int argc, hr_arg *argv);
+/* Runs cmd's handler with the per-command hooks (tracking, statistics) and
+ * no checks: for EXEC, whose commands were checked when queued. */
+void hr_command_call(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv);
 /* Every top-level command, NULL-name terminated, for COMMAND. */
 extern const hr_command hr_command_table[];
 size_t hr_command_count(void);
