@@ -38,7 +38,8 @@ Line oriented, UTF-8. Blank lines and lines whose first non-blank character is
 
   read <C> [<n>] [quiet=<ms>]
       Read from <C> until <n> frames (default 1) or quiet for <ms> (default
-      250; for n = 0 the default is 120, i.e. "expect nothing").
+      250; for n = 0 the default is 120, i.e. "expect nothing": the step
+      listens for the quiet time and whatever arrives is its reply).
   read <C> closed [quiet=<ms>]
       Read until the server closes the connection (or quiet for <ms>,
       default 1000): the frames before the close are compared and so is
@@ -57,6 +58,8 @@ STEP OPTIONS (lines directly after a send or read step, apply to that step)
                         multiset (RESP3 maps: a multiset of key/value pairs).
   expect-unordered pairs    same for a flat RESP2 array of key/value pairs.
   expect-unordered frames   the frames read by this step form a multiset.
+  expect-unordered deep every aggregate at any depth is a multiset, e.g. the
+                        key list inside a SCAN reply (cursor 0 on both).
   expect-unordered channels for the replies of a bare UNSUBSCRIBE /
                         PUNSUBSCRIBE / SUNSUBSCRIBE with several subscriptions
                         (hash order): element 1 (the channel) of the frames
@@ -68,6 +71,11 @@ STEP OPTIONS (lines directly after a send or read step, apply to that step)
   norm client-list      CLIENT LIST / CLIENT INFO text: see NORMALISATIONS.
   norm time             TIME: two bulk strings of digits, seconds near now.
   norm int              any integer (shape only), e.g. COMMAND COUNT.
+  norm int-range <lo> <hi>
+                        every integer in the step's frames (nested ones too)
+                        must lie in [lo, hi] on both servers; the frames are
+                        otherwise compared exactly. For timing-dependent
+                        values: PTTL, TTL, OBJECT IDLETIME.
   norm command-info [herald-extra=a,b]   COMMAND INFO per command entry.
   norm command-docs     COMMAND DOCS per command entry.
   norm help             a HELP reply: same number of lines, same first line
@@ -110,6 +118,7 @@ NORMALISATIONS (only where a step asks for them)
   - HELLO: server/version values masked (must be strings), id as above.
   - INFO: only the requested fields (expect-info).
   - TIME: shape only. COMMAND COUNT: shape only (norm int).
+  - PTTL and the like: integers only checked against a range (norm int-range).
   - COMMAND INFO: per command entry present in both replies: name, arity,
     first/last key, step exact; flags, ACL categories and tips as sets; key
     specs exact; subcommands compared recursively for those both servers
@@ -418,8 +427,8 @@ class Case:
 _SEND = re.compile(r'^([A-Za-z][A-Za-z0-9_]*)(?: (raw|inline))?(?:/(\d+))?:(?: (.*))?$')
 _OPTION_NAMES = ('save', 'expect-unordered', 'norm', 'expect-info:', 'expect-herald:',
                  'expect-herald-fields')
-_NORMS = ('client-id', 'hello', 'client-list', 'time', 'int', 'command-info', 'command-docs',
-          'help')
+_NORMS = ('client-id', 'hello', 'client-list', 'time', 'int', 'int-range', 'command-info',
+          'command-docs', 'help')
 
 
 def parse_case_file(path):
@@ -451,10 +460,14 @@ def parse_case_file(path):
                 parts = rest.split()
                 if not parts or parts[0] not in _NORMS:
                     raise CaseError('%s: unknown normalisation %r' % (where, rest))
+                if parts[0] == 'int-range' and (
+                        len(parts) != 3 or not all(re.match(r'^-?\d+$', x) for x in parts[1:])
+                        or int(parts[1]) > int(parts[2])):
+                    raise CaseError('%s: norm int-range <lo> <hi>' % where)
                 step.opts.append(('norm', parts))
             elif word == 'expect-unordered':
-                if rest not in ('', 'pairs', 'frames', 'channels'):
-                    raise CaseError('%s: expect-unordered [pairs|frames|channels]' % where)
+                if rest not in ('', 'pairs', 'frames', 'channels', 'deep'):
+                    raise CaseError('%s: expect-unordered [pairs|frames|channels|deep]' % where)
                 step.opts.append(('unordered', rest or 'elements'))
             elif word == 'save':
                 if not re.match(r'^[A-Za-z][\w.]*$', rest):
@@ -587,9 +600,14 @@ class Conn:
         return True
 
     def read(self, n, quiet_ms, until_closed=False):
-        """Frames until n are there (or EOF / quiet for quiet_ms)."""
+        """Frames until n are there (or EOF / quiet for quiet_ms). n = 0
+        ("expect nothing") listens for the quiet time and returns whatever
+        arrived, so an unexpected frame is charged to this step."""
         hard = time.monotonic() + READ_HARD_CAP_S
         last = time.monotonic()
+        if n == 0:
+            until_closed = False
+            n = 1 << 30
         while True:
             if not until_closed and len(self.pending) >= n:
                 break
@@ -742,6 +760,13 @@ def norm_unordered(node, mode):
     else:
         items = sorted(repr(k.raw) for k in node.kids)
     return head + ' {' + ', '.join(items) + '}'
+
+
+def norm_unordered_deep(node):
+    if node.kids is None:
+        return render(node)
+    items = sorted(norm_unordered_deep(k) for k in node.kids)
+    return '%s%s {%s}' % (node.t, node.val, ', '.join(items))
 
 
 def norm_hello(node, ctx):
@@ -1061,8 +1086,26 @@ def compare_command_docs(step, ref, her):
     return not problems, '\n      '.join(problems)
 
 
+def norm_int_range(node, lo, hi):
+    """Integers (at any depth) become an in-range marker or stay visible
+    with the range they missed; everything else is compared exactly."""
+    if node.t == ':':
+        try:
+            v = int(node.val)
+        except ValueError:
+            return 'bad integer ' + render(node)
+        if lo <= v <= hi:
+            return ':<int in [%d, %d]>' % (lo, hi)
+        return ':%d (outside [%d, %d])' % (v, lo, hi)
+    if node.kids is not None:
+        return '%s%s [%s]' % (node.t, node.val,
+                              ', '.join(norm_int_range(k, lo, hi) for k in node.kids))
+    return render(node)
+
+
 def norm_frames(step, res, ctx):
     norms = [o[0] for o in step.opts_named('norm')]
+    int_range = [o for o in step.opts_named('norm') if o[0] == 'int-range']
     unordered = step.opt('unordered')
     out = []
     for f in res.frames:
@@ -1077,8 +1120,12 @@ def norm_frames(step, res, ctx):
             out.append(norm_time(f))
         elif 'int' in norms and f.t == ':':
             out.append(':<int>')
+        elif int_range:
+            out.append(norm_int_range(f, int(int_range[0][1]), int(int_range[0][2])))
         elif unordered in ('elements', 'pairs'):
             out.append(norm_unordered(f, unordered))
+        elif unordered == 'deep':
+            out.append(norm_unordered_deep(f))
         else:
             out.append(f.raw)
     if unordered == 'frames':
