@@ -528,9 +528,9 @@ void hr_command_execute(hr_conn *c, int argc, hr_arg *argv)
         hr_multi_queue(c, cmd, argc, argv);
         goto done;
     }
-    /* One wall-clock instant per command (and per EXEC): keys cannot expire
-     * half-way through it. */
-    s->cmd_time_ms = hr_wall_us() / 1000;
+    /* One wall-clock instant per command (and per EXEC), read on first use:
+     * keys cannot expire half-way through it. */
+    s->cmd_time_ms = HR_CMD_TIME_UNSET;
     hr_command_call(c, cmd, argc, argv);
     s->cmd_time_ms = 0;
     if (c->ndeferred) hr_conn_flush_deferred(c);

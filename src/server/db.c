@@ -60,9 +60,12 @@ void hr_db_free_all(hr_server *s)
         usleep(1000);
 }
 
-long long hr_db_now_ms(const hr_server *s)
+long long hr_db_now_ms(hr_server *s)
 {
-    return s->cmd_time_ms ? s->cmd_time_ms : hr_wall_us() / 1000;
+    if (s->cmd_time_ms > 0) return s->cmd_time_ms;
+    long long now = hr_wall_us() / 1000;
+    if (s->cmd_time_ms == HR_CMD_TIME_UNSET) s->cmd_time_ms = now; /* the command's instant */
+    return now;
 }
 
 size_t hr_db_volatile_count(const hr_db *db)
@@ -326,6 +329,7 @@ static void sample_cb(void *priv, const hr_dict_entry *x)
 
 void hr_db_active_expire(hr_server *s, bool fast)
 {
+    if (fast && !s->expire_time_capped) return;
     int effort = s->cfg.active_expire_effort - 1; /* 0..9 */
     if (effort < 0) effort = 0;
     int per_loop = EXPIRE_KEYS_PER_LOOP + EXPIRE_KEYS_PER_LOOP / 4 * effort;
@@ -336,7 +340,6 @@ void hr_db_active_expire(hr_server *s, bool fast)
         fast ? (uint64_t)(EXPIRE_FAST_DURATION_US + EXPIRE_FAST_DURATION_US / 4 * effort)
              : (uint64_t)1000000 * (uint64_t)(EXPIRE_SLOW_CPU_PERCENT + 2 * effort) / (uint64_t)hz /
                    100;
-    if (fast && !s->expire_time_capped) return;
     uint64_t start = hr_mono_us();
     long long now = hr_wall_us() / 1000;
     bool capped = false;

@@ -108,8 +108,9 @@ static inline hr_db *hr_conn_db(hr_conn *c)
     return &c->srv->db[c->db];
 }
 
-/* The wall-clock instant of the running command (UNIX ms). */
-long long hr_db_now_ms(const hr_server *s);
+/* The wall-clock instant of the running command (UNIX ms): read on the
+ * command's first use and kept until it ends; outside commands, now. */
+long long hr_db_now_ms(hr_server *s);
 
 /* Finds key, expiring it first when its time has passed (lazy expiry).
  * Returns the dict entry (val is the hr_obj*) or NULL. */

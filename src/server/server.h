@@ -268,6 +268,7 @@ typedef struct hr_stats {
 } hr_stats;
 
 typedef struct hr_pubsub hr_pubsub; /* pubsub.h */
+#define HR_CMD_TIME_UNSET (-1LL)
 
 struct hr_server {
     hr_config cfg;
@@ -291,7 +292,8 @@ struct hr_server {
     struct hr_db *db;            /* cfg.databases databases (db.h) */
     struct hr_tracking *tracking; /* tracking.c */
     long long dirty;             /* changes since start (rdb_changes_since_last_save) */
-    long long cmd_time_ms;       /* wall clock of the running command (UNIX ms) */
+    long long cmd_time_ms;       /* wall clock of the running command (UNIX ms), 0 outside
+                                    commands, HR_CMD_TIME_UNSET until first read */
     long long expire_fast_until_us; /* active expiry: a fast pass is due */
     bool expire_time_capped;     /* the last slow pass ran out of time */
     hr_dict clients_by_id;       /* id -> hr_conn* */
