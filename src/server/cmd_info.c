@@ -270,12 +270,13 @@ static void section_memory(hr_server *s, hr_buf *b, size_t used)
                    "mem_aof_buffer:0\r\n"
                    "mem_allocator:libc\r\n"
                    "active_defrag_running:0\r\n"
-                   "lazyfree_pending_objects:0\r\n"
-                   "lazyfreed_objects:0\r\n",
+                   "lazyfree_pending_objects:%lld\r\n"
+                   "lazyfreed_objects:%lld\r\n",
                    used, h_used, rss, h_rss, peak, h_peak,
                    peak ? (double)used * 100.0 / (double)peak : 0.0, sysmem, h_sys,
                    s->cfg.maxmemory, h_max, hr_maxmemory_policy_name(s->cfg.maxmemory_policy), frag,
-                   (long long)rss - (long long)used, clients_mem);
+                   (long long)rss - (long long)used, clients_mem, hr_db_lazyfree_pending(),
+                   hr_db_lazyfreed());
 }
 
 static void section_persistence(hr_server *s, hr_buf *b)

@@ -21,6 +21,9 @@
 #define LAZYFREE_MIN_KEYS 64
 
 static atomic_int lazyfree_jobs;
+/* INFO lazyfree_pending_objects / lazyfreed_objects (keys handed to, and
+ * freed by, background threads; process-wide). */
+static atomic_llong lazyfree_pending, lazyfreed;
 
 void hr_db_init_all(hr_server *s)
 {
@@ -58,6 +61,16 @@ void hr_db_free_all(hr_server *s)
      * process's memory is quiet (and leak checkers see it returned). */
     for (int i = 0; i < 5000 && atomic_load(&lazyfree_jobs) > 0; i++)
         usleep(1000);
+}
+
+long long hr_db_lazyfree_pending(void)
+{
+    return atomic_load(&lazyfree_pending);
+}
+
+long long hr_db_lazyfreed(void)
+{
+    return atomic_load(&lazyfreed);
 }
 
 long long hr_db_now_ms(hr_server *s)
@@ -228,7 +241,10 @@ typedef struct lazyfree_job {
 static void *lazyfree_main(void *arg)
 {
     lazyfree_job *job = arg;
+    long long n = (long long)hr_dict_size(&job->keys);
     free_keys(&job->keys);
+    atomic_fetch_sub(&lazyfree_pending, n);
+    atomic_fetch_add(&lazyfreed, n);
     hr_dict_release(&job->expires);
     hr_free(job);
     atomic_fetch_sub(&lazyfree_jobs, 1);
@@ -245,6 +261,7 @@ static void empty_db(hr_db *db, bool async)
         job->expires = db->expires;
         hr_dict_init(&db->keys);
         hr_dict_init(&db->expires);
+        atomic_fetch_add(&lazyfree_pending, (long long)hr_dict_size(&job->keys));
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);

@@ -177,6 +177,10 @@ void hr_signal_modified_key(hr_server *s, hr_conn *c, hr_db *db, const char *key
 void hr_notify_keyspace_event(hr_server *s, int type, const char *event, const char *key,
                               size_t klen, int dbid);
 
+/* INFO memory: keys waiting for / freed by background flushes. */
+long long hr_db_lazyfree_pending(void);
+long long hr_db_lazyfreed(void);
+
 /* Reported by INFO keyspace. */
 size_t hr_db_volatile_count(const hr_db *db);
 
