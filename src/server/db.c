@@ -21,6 +21,8 @@
 #define LAZYFREE_MIN_KEYS 64
 
 static atomic_int lazyfree_jobs;
+struct hr_evict_pool;
+static void pool_free(struct hr_evict_pool *p);
 /* INFO lazyfree_pending_objects / lazyfreed_objects (keys handed to, and
  * freed by, background threads; process-wide). */
 static atomic_llong lazyfree_pending, lazyfreed;
@@ -57,6 +59,8 @@ void hr_db_free_all(hr_server *s)
     }
     hr_free(s->db);
     s->db = NULL;
+    pool_free(s->evict_pool);
+    s->evict_pool = NULL;
     /* Background frees hold no server state, but let them finish so the
      * process's memory is quiet (and leak checkers see it returned). */
     for (int i = 0; i < 5000 && atomic_load(&lazyfree_jobs) > 0; i++)
@@ -442,46 +446,104 @@ static long long evict_score(hr_server *s, int policy, hr_dict_entry *e, long lo
     }
 }
 
-/* Picks the key to evict: the best of maxmemory-samples random keys of each
- * database (an approximation of the policy's order, as in Redis). */
+/* The eviction pool: the best candidates seen by recent samplings, kept
+ * across evictions (by name, as their entries may go away meanwhile), so
+ * each eviction chooses among far more keys than one sampling round sees. */
+#define EVPOOL_SIZE 16
+
+typedef struct evict_cand {
+    long long score;
+    int dbid;
+    size_t klen;
+    char *key; /* owned */
+} evict_cand;
+
+struct hr_evict_pool {
+    evict_cand c[EVPOOL_SIZE]; /* ascending score; the best is last */
+    int n;
+    int next_db; /* random policies: round-robin start */
+};
+
+static void pool_remove(struct hr_evict_pool *p, int i)
+{
+    hr_free(p->c[i].key);
+    memmove(&p->c[i], &p->c[i + 1], (size_t)(p->n - i - 1) * sizeof(p->c[0]));
+    p->n--;
+}
+
+static void pool_offer(struct hr_evict_pool *p, int dbid, const hr_dict_entry *e, long long sc)
+{
+    for (int i = 0; i < p->n; i++) {
+        if (p->c[i].dbid == dbid && p->c[i].klen == e->klen &&
+            memcmp(p->c[i].key, e->key, e->klen) == 0) {
+            pool_remove(p, i); /* re-inserted below with the fresh score */
+            break;
+        }
+    }
+    if (p->n == EVPOOL_SIZE) {
+        if (sc <= p->c[0].score) return;
+        pool_remove(p, 0);
+    }
+    int at = p->n;
+    while (at > 0 && p->c[at - 1].score > sc) at--;
+    memmove(&p->c[at + 1], &p->c[at], (size_t)(p->n - at) * sizeof(p->c[0]));
+    p->c[at] = (evict_cand){sc, dbid, e->klen, hr_malloc(e->klen ? e->klen : 1)};
+    memcpy(p->c[at].key, e->key, e->klen);
+    p->n++;
+}
+
+static void pool_free(struct hr_evict_pool *p)
+{
+    if (!p) return;
+    while (p->n) pool_remove(p, p->n - 1);
+    hr_free(p);
+}
+
+/* Picks the key to evict by the policy: random policies take a random key
+ * (databases in turn); the others sample maxmemory-samples keys of each
+ * database into the pool and take its best candidate that still exists. */
 static hr_dict_entry *evict_pick(hr_server *s, hr_db **dbout)
 {
     int policy = s->cfg.maxmemory_policy;
     bool vol = policy_volatile(policy);
-    long long now = hr_wall_us() / 1000;
-    hr_dict_entry *best = NULL;
-    long long best_score = 0;
     int ndb = s->cfg.databases;
+    if (!s->evict_pool) s->evict_pool = hr_calloc(1, sizeof(*s->evict_pool));
+    struct hr_evict_pool *p = s->evict_pool;
     if (policy == HR_MAXMEM_ALLKEYS_RANDOM || policy == HR_MAXMEM_VOLATILE_RANDOM) {
-        static int next;
         for (int d = 0; d < ndb; d++) {
-            hr_db *db = &s->db[(next + d) % ndb];
-            hr_dict *pool = vol ? &db->expires : &db->keys;
-            if (!hr_dict_size(pool)) continue;
-            hr_dict_entry *x = hr_dict_random(pool);
-            next = (next + d + 1) % ndb;
+            hr_db *db = &s->db[(p->next_db + d) % ndb];
+            hr_dict *from = vol ? &db->expires : &db->keys;
+            if (!hr_dict_size(from)) continue;
+            hr_dict_entry *x = hr_dict_random(from);
+            p->next_db = (p->next_db + d + 1) % ndb;
             *dbout = db;
             return vol ? x->val : x;
         }
         return NULL;
     }
+    long long now = hr_wall_us() / 1000;
     int samples = s->cfg.maxmemory_samples > 0 ? s->cfg.maxmemory_samples : 5;
     for (int d = 0; d < ndb; d++) {
         hr_db *db = &s->db[d];
-        hr_dict *pool = vol ? &db->expires : &db->keys;
-        if (!hr_dict_size(pool)) continue;
+        hr_dict *from = vol ? &db->expires : &db->keys;
+        if (!hr_dict_size(from)) continue;
         for (int i = 0; i < samples; i++) {
-            hr_dict_entry *x = hr_dict_random(pool);
+            hr_dict_entry *x = hr_dict_random(from);
             hr_dict_entry *e = vol ? x->val : x;
-            long long sc = evict_score(s, policy, e, now);
-            if (!best || sc > best_score) {
-                best = e;
-                best_score = sc;
-                *dbout = db;
-            }
+            pool_offer(p, d, e, evict_score(s, policy, e, now));
         }
     }
-    return best;
+    while (p->n > 0) {
+        evict_cand *best = &p->c[p->n - 1];
+        hr_db *db = &s->db[best->dbid];
+        hr_dict_entry *e = hr_dict_find(&db->keys, best->key, best->klen);
+        pool_remove(p, p->n - 1);
+        /* Gone since it was sampled, or no longer volatile: next one. */
+        if (!e || (vol && !e->aux)) continue;
+        *dbout = db;
+        return e;
+    }
+    return NULL;
 }
 
 /* Upper bound of one call's work, so a huge overshoot (a CONFIG SET

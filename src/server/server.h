@@ -291,6 +291,7 @@ struct hr_server {
     hr_pubsub *pubsub;
     struct hr_db *db;            /* cfg.databases databases (db.h) */
     struct hr_tracking *tracking; /* tracking.c */
+    struct hr_evict_pool *evict_pool; /* db.c: eviction candidates */
     long long dirty;             /* changes since start (rdb_changes_since_last_save) */
     long long cmd_time_ms;       /* wall clock of the running command (UNIX ms), 0 outside
                                     commands, HR_CMD_TIME_UNSET until first read */
