@@ -4,7 +4,11 @@
 # PING/ECHO, PUBLISH receiver counts, redis-cli SUBSCRIBE / PSUBSCRIBE /
 # SSUBSCRIBE processes reading messages published by another redis-cli,
 # `redis-cli -3` (RESP3), HELLO, CLIENT subcommands, INFO field names, and the
-# small server commands (SELECT, DBSIZE, TIME, ROLE, CLUSTER, COMMAND, CONFIG).
+# small server commands (SELECT, DBSIZE, TIME, ROLE, CLUSTER, COMMAND, CONFIG);
+# and redis-cli as a cache client: string commands with --raw / --no-raw /
+# --csv output, -n <db>, -r repeats, piped commands, --pipe mass insertion,
+# --scan --pattern over many keys, --bigkeys, keyspace notifications to a
+# PSUBSCRIBE process, MULTI/EXEC and WATCH through pipes.
 #
 # The server runs on a free 127.0.0.1 port with a private temporary working
 # directory; every redis-cli call is bounded by `timeout`, every wait loop by a
@@ -271,6 +275,167 @@ wait_for "subscribers gone" 200 numsub_is ch1 0
 wait_for "patterns gone" 200 numpat_is 0
 expect_eq "PUBLISH after subscribers left" "0" "$(cli PUBLISH ch1 bye)"
 expect_eq "server still answers" "PONG" "$(cli PING)"
+
+# ---- redis-cli as a cache client -----------------------------------------------
+# What people type at a cache: string commands, -n <db>, --raw / --no-raw /
+# --csv output, commands piped in, --pipe mass insertion, -r repeats, --scan,
+# --bigkeys, keyspace notifications and MULTI/EXEC/WATCH through a pipe.
+# (redis-cli --memkeys needs MEMORY USAGE; not tested here.)
+key_gone() { [ "$(cli EXISTS "$1")" == "0" ]; }
+commands_processed() { info_field total_commands_processed stats; }
+
+expect_eq "cache: FLUSHALL" "OK" "$(cli FLUSHALL)"
+expect_eq "cache: SET / GET" $'OK\nalice' "$(cli SET user:1 alice; cli GET user:1)"
+expect_eq "cache: GET of a missing key (raw: empty line)" "" "$(cli GET user:none)"
+expect_eq "cache: SETEX" "OK" "$(cli SETEX session:1 100 data)"
+expect_match "cache: TTL after SETEX 100" '^(99|100)$' "$(cli TTL session:1)"
+expect_eq "cache: TTL of a key without expiry / missing key" $'-1\n-2' "$(cli TTL user:1; cli TTL user:none)"
+expect_eq "cache: SETEX 0" "ERR invalid expire time in 'setex' command" "$(cli SETEX session:2 0 data | grep -v '^$')"
+expect_eq "cache: INCR / INCRBY / DECR" $'1\n11\n10' "$(cli INCR hits; cli INCRBY hits 10; cli DECR hits)"
+expect_eq "cache: INCR of a non-integer" "ERR value is not an integer or out of range" \
+  "$(cli INCR user:1 | grep -v '^$')"
+expect_eq "cache: MSET" "OK" "$(cli MSET k:a 1 k:b 2 k:c 3)"
+expect_eq "cache: MGET with a missing key (raw)" $'1\n\n3' "$(cli MGET k:a k:none k:c)"
+expect_eq "cache: --raw GET of a missing key" "" "$(cli --raw GET user:none)"
+expect_eq "cache: --no-raw GET of a missing key" "(nil)" "$(cli --no-raw GET user:none)"
+expect_eq "cache: --no-raw GET" '"alice"' "$(cli --no-raw GET user:1)"
+expect_eq "cache: --raw / --no-raw TTL of a missing key" $'-2\n(integer) -2' \
+  "$(cli --raw TTL user:none; cli --no-raw TTL user:none)"
+expect_match "cache: --no-raw TTL" '^\(integer\) (99|100)$' "$(cli --no-raw TTL session:1)"
+expect_eq "cache: --no-raw MGET with a missing key" $'1) "1"\n2) (nil)\n3) "3"' "$(cli --no-raw MGET k:a k:none k:c)"
+expect_eq "cache: --no-raw MGET of missing keys only" $'1) (nil)\n2) (nil)' "$(cli --no-raw MGET k:x k:y)"
+expect_eq "cache: --csv MGET with a missing key" '"1",NULL,"3"' "$(cli --csv MGET k:a k:none k:c)"
+cli SET csv:q 'say "hi", ok' >/dev/null
+expect_eq "cache: --csv GET quotes and escapes" '"say \"hi\", ok"' "$(cli --csv GET csv:q)"
+expect_eq "cache: --csv INCR / GET of a missing key" $'11\nNULL' "$(cli --csv INCR hits; cli --csv GET user:none)"
+expect_eq "cache: -r 5 INCR" $'1\n2\n3\n4\n5' "$(cli -r 5 INCR counter)"
+expect_eq "cache: GET after -r 5 INCR" "5" "$(cli GET counter)"
+expect_eq "cache: commands piped into redis-cli" $'OK\n2' "$(printf 'SET a 1\nINCR a\n' | timeout 10 "$CLI" -h 127.0.0.1 -p "$PORT" 2>&1)"
+expect_eq "cache: a piped session (INCRBY, EXPIRE, TTL, DEL)" $'OK\n10\n1\n60\n10\n1\n\n0' \
+  "$(cli_session 'SET pc 5' 'INCRBY pc 5' 'EXPIRE pc 60' 'TTL pc' 'GET pc' 'DEL pc' 'GET pc' 'EXISTS pc')"
+expect_eq "cache: TYPE / EXISTS / DEL / UNLINK" $'string\nnone\n2\n1\n1' \
+  "$(cli TYPE k:a; cli TYPE k:none; cli EXISTS k:a k:b k:none; cli DEL k:a; cli UNLINK k:b)"
+expect_eq "cache: SET NX / XX GET" $'OK\n\nv1\nv2' \
+  "$(cli SET nx:k v1 EX 100 NX; cli SET nx:k other NX; cli SET nx:k v2 XX GET; cli GET nx:k)"
+expect_eq "cache: RENAME" $'OK\n\nalice' "$(cli RENAME user:1 user:2; cli GET user:1; cli GET user:2)"
+
+# -n <db>: every call selects the database first.
+expect_eq "cache: -n 3 SET / GET" $'OK\nin-three' "$(cli -n 3 SET dbkey in-three; cli -n 3 GET dbkey)"
+expect_eq "cache: db 0 does not see db 3's key" "" "$(cli GET dbkey)"
+expect_eq "cache: -n 3 DBSIZE / KEYS" $'1\ndbkey' "$(cli -n 3 DBSIZE; cli -n 3 KEYS '*')"
+expect_eq "cache: -n 3 --scan" "dbkey" "$(cli -n 3 --scan)"
+expect_eq "cache: MOVE to db 4, SWAPDB 3 4" $'1\nOK\n\nin-three' \
+  "$(cli -n 3 MOVE dbkey 4; cli SWAPDB 3 4; cli -n 4 GET dbkey; cli -n 3 GET dbkey)"
+expect_eq "cache: -n 3 FLUSHDB leaves db 0 alone" $'OK\n0\n5' "$(cli -n 3 FLUSHDB; cli -n 3 DBSIZE; cli GET counter)"
+expect_match "cache: -n 16" 'SELECT 16 failed: ERR DB index is out of range' "$(cli -n 16 GET counter)"
+
+# redis-cli --scan: SCAN with a cursor until it comes back to 0, MATCH user:*.
+cli FLUSHALL >/dev/null
+{ for i in $(seq 1 500); do echo "SET user:$i v$i"; done; for i in $(seq 1 100); do echo "SET session:$i s$i"; done; } |
+  timeout 20 "$CLI" -h 127.0.0.1 -p "$PORT" >/dev/null 2>&1
+expect_eq "cache: 600 keys written through a pipe" "600" "$(cli DBSIZE)"
+before=$(commands_processed)
+scanned=$(cli --scan --pattern 'user:*' | sort)
+after=$(commands_processed)
+expect_eq "cache: --scan --pattern 'user:*' returns each of the 500 keys once" \
+  "$(seq 1 500 | sed 's/^/user:/' | sort)" "$scanned"
+if [[ "$before" =~ ^[0-9]+$ ]] && [[ "$after" =~ ^[0-9]+$ ]] && [ $((after - before)) -ge 10 ]; then
+  ok "cache: --scan took several SCAN calls"
+else not_ok "cache: --scan took several SCAN calls" "total_commands_processed $before -> $after"; fi
+expect_eq "cache: --scan without a pattern returns all 600 keys" "600" "$(cli --scan | sort -u | wc -l)"
+
+# redis-cli --pipe: mass insertion of 10000 SETs in the protocol.
+cli FLUSHALL >/dev/null
+awk 'BEGIN { for (i = 0; i < 10000; i++) { k = "pipe:" i; v = "value-" i;
+  printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(v), v } }' >"$TMP/mass.resp"
+piped=$(timeout 60 "$CLI" -h 127.0.0.1 -p "$PORT" --pipe <"$TMP/mass.resp" 2>&1)
+expect_match "cache: --pipe of 10000 SETs" $'(^|\n)errors: 0, replies: 10000$' "$piped"
+expect_eq "cache: DBSIZE after --pipe" "10000" "$(cli DBSIZE)"
+expect_eq "cache: GET of the first and last --pipe keys" $'value-0\nvalue-9999' "$(cli MGET pipe:0 pipe:9999)"
+expect_eq "cache: --scan --pattern 'pipe:99*' among 10000 keys" \
+  "$( (echo pipe:99; seq 990 999; seq 9900 9999) | sed 's/^[0-9]/pipe:&/' | sort)" \
+  "$(cli --scan --pattern 'pipe:99*' | sort)"
+piped=$(printf 'SET p1 1\r\nINCR p1\r\nINCR p1 extra\r\nSET p2 hello\r\n' |
+  timeout 20 "$CLI" -h 127.0.0.1 -p "$PORT" --pipe 2>&1)
+expect_match "cache: --pipe counts an error reply" $'(^|\n)errors: 1, replies: 4$' "$piped"
+
+# redis-cli --bigkeys: SCAN, TYPE and STRLEN of every key.
+cli FLUSHALL >/dev/null
+cli_session 'SET small x' 'SET mid 0123456789' "SET big $(printf '%01000d' 0)" 'INCR n' >/dev/null
+big=$(timeout 20 "$CLI" -h 127.0.0.1 -p "$PORT" --bigkeys 2>&1)
+expect_eq "cache: --bigkeys summary" \
+  "$(printf '%s\n' '' 'Sampled 4 keys in the keyspace!' 'Total key length in bytes is 12 (avg len 3.00)' '' \
+    "Biggest string found '\"big\"' has 1000 bytes" '' \
+    '0 lists with 0 items (00.00% of keys, avg size 0.00)' \
+    '0 hashs with 0 fields (00.00% of keys, avg size 0.00)' \
+    '4 strings with 1012 bytes (100.00% of keys, avg size 253.00)' \
+    '0 streams with 0 entries (00.00% of keys, avg size 0.00)' \
+    '0 sets with 0 members (00.00% of keys, avg size 0.00)' \
+    '0 zsets with 0 members (00.00% of keys, avg size 0.00)')" \
+  "$(sed -n '/^-------- summary -------$/,$p' <<<"$big" | tail -n +2)"
+expect_match "cache: --bigkeys finds the biggest string" $'\\[[0-9.]+%\\] Biggest string found so far \'"big"\' with 1000 bytes' "$big"
+if grep -qi 'warning\|error' <<<"$big"; then not_ok "cache: --bigkeys without warnings" "$big"
+else ok "cache: --bigkeys without warnings"; fi
+
+# Keyspace notifications to a redis-cli PSUBSCRIBE '__key*__:*' process.
+cli FLUSHALL >/dev/null
+expect_eq "cache: CONFIG SET notify-keyspace-events KEA" "OK" "$(cli CONFIG SET notify-keyspace-events KEA)"
+expect_eq "cache: CONFIG GET notify-keyspace-events" $'notify-keyspace-events\nAKE' \
+  "$(cli CONFIG GET notify-keyspace-events)"
+bg_sub "$TMP/keyspace.out" PSUBSCRIBE '__key*__:*'
+KS_PID=$LAST_PID
+wait_for "keyspace subscriber" 200 numpat_is 1
+wait_for "keyspace psubscribe output" 100 lines_at_least "$TMP/keyspace.out" 3
+cli SET user:1 a >/dev/null
+cli EXPIRE user:1 100 >/dev/null
+cli INCR hits >/dev/null
+cli DEL user:1 >/dev/null
+cli -n 2 SET x 1 >/dev/null
+cli SET tmp 1 PX 50 >/dev/null
+wait_for "tmp expired" 100 key_gone tmp
+wait_for "keyspace notifications" 100 lines_at_least "$TMP/keyspace.out" 59
+expect_file "cache: keyspace and keyevent notifications" "$TMP/keyspace.out" \
+  psubscribe '__key*__:*' 1 \
+  pmessage '__key*__:*' '__keyspace@0__:user:1' set pmessage '__key*__:*' '__keyevent@0__:set' user:1 \
+  pmessage '__key*__:*' '__keyspace@0__:user:1' expire pmessage '__key*__:*' '__keyevent@0__:expire' user:1 \
+  pmessage '__key*__:*' '__keyspace@0__:hits' incrby pmessage '__key*__:*' '__keyevent@0__:incrby' hits \
+  pmessage '__key*__:*' '__keyspace@0__:user:1' del pmessage '__key*__:*' '__keyevent@0__:del' user:1 \
+  pmessage '__key*__:*' '__keyspace@2__:x' set pmessage '__key*__:*' '__keyevent@2__:set' x \
+  pmessage '__key*__:*' '__keyspace@0__:tmp' set pmessage '__key*__:*' '__keyevent@0__:set' tmp \
+  pmessage '__key*__:*' '__keyspace@0__:tmp' expire pmessage '__key*__:*' '__keyevent@0__:expire' tmp \
+  pmessage '__key*__:*' '__keyspace@0__:tmp' expired pmessage '__key*__:*' '__keyevent@0__:expired' tmp
+kill "$KS_PID" 2>/dev/null
+wait_for "keyspace subscriber gone" 200 numpat_is 0
+expect_eq "cache: notify-keyspace-events off again" "OK" "$(cli CONFIG SET notify-keyspace-events '')"
+
+# MULTI/EXEC through a pipe; WATCH with a write from another redis-cli.
+cli FLUSHALL >/dev/null
+expect_eq "cache: MULTI/EXEC piped" $'OK\nQUEUED\nQUEUED\nQUEUED\nQUEUED\nOK\n2\n1\n2' \
+  "$(printf 'MULTI\nSET tx:a 1\nINCR tx:a\nINCR tx:b\nGET tx:a\nEXEC\n' | timeout 10 "$CLI" -h 127.0.0.1 -p "$PORT" 2>&1)"
+expect_eq "cache: MULTI/EXEC with a failing INCR runs the rest" \
+  $'OK\nQUEUED\nQUEUED\nQUEUED\nOK\nERR value is not an integer or out of range\n\nabc' \
+  "$(cli_session MULTI 'SET tx:s abc' 'INCR tx:s' 'GET tx:s' EXEC)"
+expect_eq "cache: MULTI with an unknown command aborts EXEC" \
+  "OK|QUEUED|ERR unknown command 'NOSUCH', with args beginning with: |EXECABORT Transaction discarded because of previous errors.|2" \
+  "$(cli_session MULTI 'SET tx:a 9' NOSUCH EXEC 'GET tx:a' | grep -v '^$' | paste -sd'|')"
+expect_eq "cache: MULTI/DISCARD" $'OK\nQUEUED\nOK\n2' "$(cli_session MULTI 'SET tx:a 7' DISCARD 'GET tx:a')"
+expect_eq "cache: WATCH of an untouched key, EXEC runs" $'OK\nOK\nQUEUED\nOK\nmine' \
+  "$(cli_session 'WATCH w:1' MULTI 'SET w:1 mine' EXEC 'GET w:1')"
+# The watching redis-cli reads its commands from a FIFO: WATCH, then (once the
+# server has run it) another redis-cli writes the key, then MULTI/SET/EXEC.
+mkfifo "$TMP/watch.fifo"
+timeout 20 "$CLI" -h 127.0.0.1 -p "$PORT" <"$TMP/watch.fifo" >"$TMP/watch.out" 2>&1 &
+WATCH_PID=$!
+PIDS+=("$WATCH_PID")
+exec 7<>"$TMP/watch.fifo"
+printf 'CLIENT SETNAME watcher\nWATCH w:2\n' >&7
+watcher_ran_watch() { cli CLIENT LIST | grep -q ' name=watcher .* cmd=watch '; }
+wait_for "the watcher's WATCH" 200 watcher_ran_watch
+cli SET w:2 theirs >/dev/null
+printf 'MULTI\nSET w:2 mine\nEXEC\nGET w:2\n' >&7
+exec 7>&-
+for _ in $(seq 1 200); do kill -0 "$WATCH_PID" 2>/dev/null || break; sleep 0.05; done
+expect_file "cache: WATCH, another client's SET, EXEC returns nil" "$TMP/watch.out" OK OK OK QUEUED '' theirs
 
 # ---- the server stops cleanly, without a sanitizer report -------------------
 stop_server_and_check_log

@@ -17,9 +17,7 @@ server is stopped when the module finishes, whatever happened. Exits non-zero
 if any test failed or errored.
 """
 import os
-import socket
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -27,90 +25,25 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 
-from servers import Server  # noqa: E402
+from servers import ModuleServer, next_message, require_redis_py, wait_until  # noqa: E402
 
-try:
-    import redis
-    from redis.exceptions import ResponseError
-except ImportError:  # pragma: no cover
-    sys.stderr.write('t_redis_py: the redis module is missing; install python3-redis '
-                     '(scripts/bootstrap) and run with /usr/bin/python3\n')
-    sys.exit(1)
+redis = require_redis_py('t_redis_py')
+from redis.exceptions import ResponseError  # noqa: E402
 
 TIMEOUT = 10.0  # socket timeout of every client, seconds
 WAIT = 5.0      # how long a test waits for an expected message, seconds
 
-SERVER = None
-WORKDIR = None
-OLD_CWD = None
-
-
-def _emergency_cleanup(signum, frame):
-    """SIGTERM/SIGINT/SIGHUP (ctest timeout, ^C): kill the server, remove the
-    temporary directories, exit at once."""
-    import shutil
-    if SERVER is not None and SERVER.proc is not None and SERVER.proc.poll() is None:
-        SERVER.proc.kill()
-        SERVER.proc.wait()
-        shutil.rmtree(SERVER.dir, ignore_errors=True)
-    if WORKDIR:
-        shutil.rmtree(WORKDIR, ignore_errors=True)
-    sys.stderr.write('t_redis_py: killed by signal %d, server stopped\n' % signum)
-    os._exit(128 + signum)
-
-
-def setUpModule():
-    global SERVER, WORKDIR, OLD_CWD
-    # The server inherits our working directory. Run it in a private one so
-    # nothing it might write (redis-server's dump.rdb on shutdown) lands in the tree.
-    OLD_CWD = os.getcwd()
-    WORKDIR = tempfile.mkdtemp(prefix='herald-t_redis_py-')
-    os.chdir(WORKDIR)
-    SERVER = Server('herald')
-    SERVER.start()
-    sys.stderr.write('# t_redis_py: redis-py %s, server %s on 127.0.0.1:%d\n'
-                     % (redis.__version__, SERVER.cmd[0], SERVER.port))
-
-
-def tearDownModule():
-    if SERVER is not None:
-        SERVER.__exit__(None, None, None)
-    if OLD_CWD:
-        os.chdir(OLD_CWD)
-    if WORKDIR:
-        import shutil
-        shutil.rmtree(WORKDIR, ignore_errors=True)
+MOD = ModuleServer('t_redis_py', 'redis-py %s' % redis.__version__)
+setUpModule, tearDownModule = MOD.start, MOD.stop
 
 
 def client(**kw):
-    kw.setdefault('socket_timeout', TIMEOUT)
-    kw.setdefault('socket_connect_timeout', TIMEOUT)
-    return redis.Redis(host='127.0.0.1', port=SERVER.port, **kw)
+    return MOD.redis_client(TIMEOUT, **kw)
 
 
 def server_version():
     v = client().info('server')['redis_version']
     return tuple(int(x) for x in str(v).split('.')[:2])
-
-
-def next_message(p, timeout=WAIT, ignore_subscribe_messages=False):
-    """The next message from PubSub p (or None after `timeout` seconds)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m = p.get_message(ignore_subscribe_messages=ignore_subscribe_messages,
-                          timeout=min(0.5, max(0.0, deadline - time.time())))
-        if m is not None:
-            return m
-    return None
-
-
-def wait_until(pred, timeout=WAIT, what='condition'):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError('timed out after %.1fs waiting for %s' % (timeout, what))
 
 
 def msg(type_, channel, data, pattern=None):
@@ -230,7 +163,7 @@ class TestBasics(Base):
                       'total_commands_processed', 'used_memory', 'uptime_in_seconds', 'tcp_port',
                       'total_connections_received'):
             self.assertIn(field, info, 'INFO has %s' % field)
-        self.assertEqual(info['tcp_port'], SERVER.port)
+        self.assertEqual(info['tcp_port'], MOD.server.port)
         self.assertIsInstance(info['used_memory'], int)
         self.assertGreater(info['used_memory'], 0)
         self.assertGreater(info['total_commands_processed'], 0)
@@ -291,7 +224,7 @@ class TestClientCommands(Base):
         self.assertEqual(len(mine), 1, self.r.client_list())
         self.assertEqual(mine[0]['name'], 'py-client')
         self.assertEqual(mine[0]['addr'].split(':')[0], '127.0.0.1')
-        self.assertEqual(mine[0]['laddr'], '127.0.0.1:%d' % SERVER.port)
+        self.assertEqual(mine[0]['laddr'], '127.0.0.1:%d' % MOD.server.port)
         self.assertEqual(mine[0]['db'], '0')
         info = r.client_info()
         self.assertEqual(info['id'], cid)  # redis-py converts the numeric fields
@@ -793,14 +726,4 @@ class TestResp3(Base):
 
 
 if __name__ == '__main__':
-    import signal
-    for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(_sig, _emergency_cleanup)
-    start = time.time()
-    runner = unittest.TextTestRunner(verbosity=2)
-    result = unittest.main(exit=False, testRunner=runner).result
-    n = result.testsRun
-    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    print('# t_redis_py: %d run, %d passed, %d failed, %d skipped in %.1fs'
-          % (n, n - bad - len(result.skipped), bad, len(result.skipped), time.time() - start))
-    sys.exit(0 if result.wasSuccessful() else 1)
+    sys.exit(MOD.main())

@@ -19,7 +19,6 @@ Exits non-zero if any test failed or errored.
 """
 import os
 import sys
-import tempfile
 import threading
 import time
 import unittest
@@ -27,89 +26,32 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 
-from servers import Server  # noqa: E402
+from servers import ModuleServer, require_redis_py, wait_until  # noqa: E402
+from servers import next_message as _next_message  # noqa: E402
 
-try:
-    import redis
-    from redis.exceptions import ResponseError, WatchError
-except ImportError:  # pragma: no cover
-    sys.stderr.write('t_redis_py_cache: the redis module is missing; install python3-redis '
-                     '(scripts/bootstrap) and run with /usr/bin/python3\n')
-    sys.exit(1)
+redis = require_redis_py('t_redis_py_cache')
+from redis.exceptions import ResponseError, WatchError  # noqa: E402
 
 TIMEOUT = 10.0  # socket timeout of every client, seconds
 WAIT = 5.0      # how long a test waits for an expected message or state, seconds
 INVALIDATE = b'__redis__:invalidate'
 
-SERVER = None
-WORKDIR = None
-OLD_CWD = None
-
-
-def _emergency_cleanup(signum, frame):
-    """SIGTERM/SIGINT/SIGHUP (ctest timeout, ^C): kill the server, remove the
-    temporary directories, exit at once."""
-    import shutil
-    if SERVER is not None and SERVER.proc is not None and SERVER.proc.poll() is None:
-        SERVER.proc.kill()
-        SERVER.proc.wait()
-        shutil.rmtree(SERVER.dir, ignore_errors=True)
-    if WORKDIR:
-        shutil.rmtree(WORKDIR, ignore_errors=True)
-    sys.stderr.write('t_redis_py_cache: killed by signal %d, server stopped\n' % signum)
-    os._exit(128 + signum)
-
-
-def setUpModule():
-    global SERVER, WORKDIR, OLD_CWD
-    OLD_CWD = os.getcwd()
-    WORKDIR = tempfile.mkdtemp(prefix='herald-t_redis_py_cache-')
-    os.chdir(WORKDIR)
-    SERVER = Server('herald')
-    SERVER.start()
-    sys.stderr.write('# t_redis_py_cache: redis-py %s, server %s on 127.0.0.1:%d\n'
-                     % (redis.__version__, SERVER.cmd[0], SERVER.port))
-
-
-def tearDownModule():
-    if SERVER is not None:
-        SERVER.__exit__(None, None, None)
-    if OLD_CWD:
-        os.chdir(OLD_CWD)
-    if WORKDIR:
-        import shutil
-        shutil.rmtree(WORKDIR, ignore_errors=True)
+MOD = ModuleServer('t_redis_py_cache', 'redis-py %s' % redis.__version__)
+setUpModule, tearDownModule = MOD.start, MOD.stop
 
 
 def client(**kw):
-    kw.setdefault('socket_timeout', TIMEOUT)
-    kw.setdefault('socket_connect_timeout', TIMEOUT)
-    return redis.Redis(host='127.0.0.1', port=SERVER.port, **kw)
+    return MOD.redis_client(TIMEOUT, **kw)
 
 
 def next_message(p, timeout=WAIT, ignore_subscribe_messages=True):
     """The next message from PubSub p (or None after `timeout` seconds)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        m = p.get_message(ignore_subscribe_messages=ignore_subscribe_messages,
-                          timeout=min(0.2, max(0.0, deadline - time.time())))
-        if m is not None:
-            return m
-    return None
+    return _next_message(p, timeout, ignore_subscribe_messages, poll=0.2)
 
 
 def no_message(p, quiet=0.3):
     """The first message arriving within `quiet` seconds, or None (expected)."""
     return next_message(p, timeout=quiet)
-
-
-def wait_until(pred, timeout=WAIT, what='condition', interval=0.01):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return
-        time.sleep(interval)
-    raise AssertionError('timed out after %.1fs waiting for %s' % (timeout, what))
 
 
 def client_id_by_name(r, name):
@@ -633,14 +575,4 @@ class TestTwoLevelCache(Base):
 
 
 if __name__ == '__main__':
-    import signal
-    for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(_sig, _emergency_cleanup)
-    start = time.time()
-    runner = unittest.TextTestRunner(verbosity=2)
-    result = unittest.main(exit=False, testRunner=runner).result
-    n = result.testsRun
-    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    print('# t_redis_py_cache: %d run, %d passed, %d failed, %d skipped in %.1fs'
-          % (n, n - bad - len(result.skipped), bad, len(result.skipped), time.time() - start))
-    sys.exit(0 if result.wasSuccessful() else 1)
+    sys.exit(MOD.main())

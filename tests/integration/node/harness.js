@@ -1,6 +1,7 @@
 'use strict';
 // harness.js - shared helpers of the node integration tests (ioredis.test.js,
-// node_redis.test.js), the node counterpart of tests/lib/servers.py.
+// node_redis.test.js, node_redis_cache.test.js), the node counterpart of
+// tests/lib/servers.py.
 //
 // startServer() runs $HERALD_SERVER (default <repo>/build/herald-server) with
 // `--port N --bind 127.0.0.1` on a free loopback port, in a private temporary
@@ -8,7 +9,14 @@
 // SIGTERM, then SIGKILL after 5 s. Every server still running when the process
 // exits (test failure, uncaught exception, signal) is killed synchronously.
 // Every wait has a deadline: nothing here can hang a test forever.
+//
+// clientSuite() / nodeRedisSuite() are the scaffolding of a test file whose
+// tests share one server: its node:test hooks, and a client factory that
+// collects every client and its 'error' events so each test ends with its
+// clients closed and none of them having emitted an error.
 
+const { before, after, afterEach } = require('node:test');
+const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -243,8 +251,102 @@ function parseInfo(text) {
   return out;
 }
 
+const HOOK = { timeout: 30000 }; // a hook that hangs fails instead of the whole run
+
+// clientSuite(spec) installs the hooks of a test file whose tests share one
+// server, all clients of one library. spec:
+//   name, version    the library, for messages ("ioredis 6.0.0, server ...")
+//   create(port, opts)  a new client of the server on port, with the test's opts
+//   connect(c)       optional: resolves once c is connected; mk() then waits
+//                    for it (5 s deadline) and resolves to c; without it mk()
+//                    returns the client as created
+//   close(c)         closes c (may return a promise)
+//   probe(mk)        resolves to a connected client for before() to read
+//                    INFO server from
+//   setup(probe)     optional: more work for before(), on the probe client
+// before() starts the server and logs
+// "<name> <version>, server <binary> <redis_version> on 127.0.0.1:<port>";
+// afterEach() closes the test's clients and asserts none emitted an 'error'
+// event; after() closes what is left and stops the server, asserting a clean
+// exit and no sanitizer report. Returns { mk, server, serverVersion } (the
+// last two are getters, set once before() has run).
+function clientSuite(spec) {
+  let server;
+  let serverVersion = '0.0';
+  let clients = [];
+  let errors = [];
+
+  function mk(opts = {}) {
+    const c = spec.create(server.port, opts);
+    c.on('error', (err) => errors.push(err));
+    clients.push(c);
+    if (!spec.connect) return c;
+    return withTimeout(spec.connect(c), 5000, `${spec.name} connect`).then(() => c);
+  }
+
+  async function closeAll() {
+    const cs = clients;
+    clients = [];
+    await Promise.all(cs.map((c) => spec.close(c)));
+  }
+
+  before(async () => {
+    server = await startServer();
+    const probe = await spec.probe(mk);
+    serverVersion = parseInfo(await probe.info('server')).redis_version;
+    console.log(`${spec.name} ${spec.version}, server ${server.bin} ${serverVersion} on ${HOST}:${server.port}`);
+    if (spec.setup) await spec.setup(probe);
+  }, HOOK);
+
+  afterEach(async () => {
+    await closeAll();
+    const seen = errors;
+    errors = [];
+    assert.deepEqual(seen.map(String), [], `${spec.name} emitted no error events`);
+  });
+
+  after(async () => {
+    await closeAll();
+    if (server) {
+      const exit = await server.stop();
+      assert.equal(exit.sanitizerReport, '', 'no sanitizer report in the server log');
+      assert.ok(exit.code === 0 || exit.signal === 'SIGTERM',
+        `server exits cleanly on SIGTERM (code ${exit.code}, signal ${exit.signal}):\n${exit.log.slice(-2000)}`);
+    }
+  }, HOOK);
+
+  return {
+    mk,
+    get server() {
+      return server;
+    },
+    get serverVersion() {
+      return serverVersion;
+    },
+  };
+}
+
+// clientSuite() for node-redis (the `redis` package): `await mk(opts)` is a
+// connected client, opts going to createClient(); no reconnects, 5 s connect
+// timeout. setup(probe) as in clientSuite().
+function nodeRedisSuite({ setup } = {}) {
+  const { createClient } = require('redis');
+  return clientSuite({
+    name: 'node-redis',
+    version: require('@redis/client/package.json').version,
+    create: (port, opts) =>
+      createClient({ socket: { host: HOST, port, connectTimeout: 5000, reconnectStrategy: false }, ...opts }),
+    connect: (c) => c.connect(),
+    close: (c) => (c.isOpen ? c.destroy() : undefined),
+    probe: (make) => make(),
+    setup,
+  });
+}
+
 module.exports = {
   HOST,
+  clientSuite,
+  nodeRedisSuite,
   startServer,
   serverBinary,
   freePort,

@@ -12,7 +12,7 @@
 // receiving everything, resubscription after CLIENT KILL. All clients are
 // closed and the server stopped in after(); every wait has a deadline.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { once } = require('node:events');
@@ -22,56 +22,28 @@ const h = require('./harness');
 
 const T = { timeout: 30000 }; // per test: a hang fails the test instead of the whole run
 
-let server;
-let serverVersion = '0.0';
-let clients = [];
-let errors = [];
-
-function mk(opts = {}) {
-  const c = new Redis({
-    host: h.HOST,
-    port: server.port,
-    connectTimeout: 5000,
-    commandTimeout: 10000,
-    maxRetriesPerRequest: 1,
-    retryStrategy: () => null, // no silent reconnect loops unless a test asks for one
-    ...opts,
-  });
-  c.on('error', (err) => errors.push(err));
-  clients.push(c);
-  return c;
-}
+const suite = h.clientSuite({
+  name: 'ioredis',
+  version: IOREDIS_VERSION,
+  create: (port, opts) =>
+    new Redis({
+      host: h.HOST,
+      port,
+      connectTimeout: 5000,
+      commandTimeout: 10000,
+      maxRetriesPerRequest: 1,
+      retryStrategy: () => null, // no silent reconnect loops unless a test asks for one
+      ...opts,
+    }),
+  close: (c) => c.disconnect(),
+  probe: (make) => ready(make({ protocol: 2 })),
+});
+const { mk } = suite;
 
 async function ready(c) {
   if (c.status !== 'ready') await h.withTimeout(once(c, 'ready'), 5000, 'ioredis ready');
   return c;
 }
-
-before(async () => {
-  server = await h.startServer();
-  const probe = await ready(mk({ protocol: 2 }));
-  serverVersion = h.parseInfo(await probe.info('server')).redis_version;
-  console.log(`ioredis ${IOREDIS_VERSION}, server ${server.bin} ${serverVersion} on ${h.HOST}:${server.port}`);
-}, T);
-
-afterEach(() => {
-  for (const c of clients) c.disconnect();
-  clients = [];
-  const seen = errors;
-  errors = [];
-  assert.deepEqual(seen.map(String), [], 'ioredis emitted no error events');
-});
-
-after(async () => {
-  for (const c of clients) c.disconnect();
-  clients = [];
-  if (server) {
-    const exit = await server.stop();
-    assert.equal(exit.sanitizerReport, '', 'no sanitizer report in the server log');
-    assert.ok(exit.code === 0 || exit.signal === 'SIGTERM',
-      `server exits cleanly on SIGTERM (code ${exit.code}, signal ${exit.signal}):\n${exit.log.slice(-2000)}`);
-  }
-}, T);
 
 for (const protocol of [2, 3]) {
   describe(`ioredis over RESP${protocol}`, () => {
@@ -85,7 +57,7 @@ for (const protocol of [2, 3]) {
       assert.equal(info.resp, String(protocol), 'negotiated protocol');
       assert.equal(info.name, `io-conn-${protocol}`);
       assert.equal(info.cmd, 'client|info');
-      if (h.atLeast(serverVersion, 7, 2)) {
+      if (h.atLeast(suite.serverVersion, 7, 2)) {
         assert.equal(info['lib-name'], 'ioredis');
         assert.equal(info['lib-ver'], IOREDIS_VERSION);
       }

@@ -14,60 +14,16 @@
 // as push frames. All clients are closed and the server stopped in after();
 // every wait has a deadline.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
-const { createClient } = require('redis');
 const NODE_REDIS_VERSION = require('@redis/client/package.json').version;
 const h = require('./harness');
 
 const T = { timeout: 30000 }; // per test: a hang fails the test instead of the whole run
 
-let server;
-let serverVersion = '0.0';
-let clients = [];
-let errors = [];
-
-async function mk(opts = {}) {
-  const c = createClient({
-    socket: { host: h.HOST, port: server.port, connectTimeout: 5000, reconnectStrategy: false },
-    ...opts,
-  });
-  c.on('error', (err) => errors.push(err));
-  clients.push(c);
-  await h.withTimeout(c.connect(), 5000, 'node-redis connect');
-  return c;
-}
-
-async function closeAll() {
-  const cs = clients;
-  clients = [];
-  await Promise.all(cs.map((c) => (c.isOpen ? c.destroy() : undefined)));
-}
-
-before(async () => {
-  server = await h.startServer();
-  const probe = await mk();
-  serverVersion = h.parseInfo(await probe.info('server')).redis_version;
-  console.log(`node-redis ${NODE_REDIS_VERSION}, server ${server.bin} ${serverVersion} on ${h.HOST}:${server.port}`);
-}, T);
-
-afterEach(async () => {
-  await closeAll();
-  const seen = errors;
-  errors = [];
-  assert.deepEqual(seen.map(String), [], 'node-redis emitted no error events');
-});
-
-after(async () => {
-  await closeAll();
-  if (server) {
-    const exit = await server.stop();
-    assert.equal(exit.sanitizerReport, '', 'no sanitizer report in the server log');
-    assert.ok(exit.code === 0 || exit.signal === 'SIGTERM',
-      `server exits cleanly on SIGTERM (code ${exit.code}, signal ${exit.signal}):\n${exit.log.slice(-2000)}`);
-  }
-}, T);
+const suite = h.nodeRedisSuite();
+const { mk } = suite;
 
 for (const RESP of [2, 3]) {
   describe(`node-redis over RESP${RESP}`, () => {
@@ -82,7 +38,7 @@ for (const RESP of [2, 3]) {
       const info = h.parseClientLine(raw);
       assert.equal(info.resp, String(RESP), 'negotiated protocol');
       assert.equal(info.name, `nr-conn-${RESP}`);
-      if (h.atLeast(serverVersion, 7, 2)) {
+      if (h.atLeast(suite.serverVersion, 7, 2)) {
         assert.equal(info['lib-name'], 'node-redis');
         assert.equal(info['lib-ver'], NODE_REDIS_VERSION);
       }

@@ -14,29 +14,14 @@
 // client.multi() and WATCH). All clients are closed and the server stopped in
 // after(); every wait has a deadline.
 
-const { describe, it, before, after, afterEach } = require('node:test');
+const { describe, it } = require('node:test');
 const assert = require('node:assert/strict');
-const { createClient, BasicClientSideCache } = require('redis');
-const NODE_REDIS_VERSION = require('@redis/client/package.json').version;
+const { BasicClientSideCache } = require('redis');
 const h = require('./harness');
 
 const T = { timeout: 30000 }; // per test: a hang fails the test instead of the whole run
 
-let server;
-let serverVersion = '0.0';
-let clients = [];
-let errors = [];
-
-async function mk(opts = {}) {
-  const c = createClient({
-    socket: { host: h.HOST, port: server.port, connectTimeout: 5000, reconnectStrategy: false },
-    ...opts,
-  });
-  c.on('error', (err) => errors.push(err));
-  clients.push(c);
-  await h.withTimeout(c.connect(), 5000, 'node-redis connect');
-  return c;
-}
+const { mk } = h.nodeRedisSuite({ setup: (probe) => probe.flushAll() });
 
 // A RESP3 client with a client-side cache; returns { c, cache, invalidated }
 // where invalidated collects the keys (null for "everything") the server
@@ -54,37 +39,6 @@ function counts(cache) {
   const s = cache.stats();
   return { hits: s.hitCount, misses: s.missCount };
 }
-
-async function closeAll() {
-  const cs = clients;
-  clients = [];
-  await Promise.all(cs.map((c) => (c.isOpen ? c.destroy() : undefined)));
-}
-
-before(async () => {
-  server = await h.startServer();
-  const probe = await mk();
-  serverVersion = h.parseInfo(await probe.info('server')).redis_version;
-  console.log(`node-redis ${NODE_REDIS_VERSION}, server ${server.bin} ${serverVersion} on ${h.HOST}:${server.port}`);
-  await probe.flushAll();
-}, T);
-
-afterEach(async () => {
-  await closeAll();
-  const seen = errors;
-  errors = [];
-  assert.deepEqual(seen.map(String), [], 'node-redis emitted no error events');
-});
-
-after(async () => {
-  await closeAll();
-  if (server) {
-    const exit = await server.stop();
-    assert.equal(exit.sanitizerReport, '', 'no sanitizer report in the server log');
-    assert.ok(exit.code === 0 || exit.signal === 'SIGTERM',
-      `server exits cleanly on SIGTERM (code ${exit.code}, signal ${exit.signal}):\n${exit.log.slice(-2000)}`);
-  }
-}, T);
 
 describe('node-redis client-side cache (RESP3 + CLIENT TRACKING)', () => {
   it('turns tracking on in its handshake', T, async () => {
