@@ -122,6 +122,13 @@ HR_CMD(object_help);
 HR_CMD(object_idletime);
 HR_CMD(object_refcount);
 
+/* cmd_memory.c */
+HR_CMD(memory_usage);
+HR_CMD(memory_purge);
+HR_CMD(memory_doctor);
+HR_CMD(memory_malloc_stats);
+HR_CMD(memory_help);
+
 /* multi.c */
 HR_CMD(multi);
 HR_CMD(exec);

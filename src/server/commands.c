@@ -165,6 +165,25 @@ static hr_command object_subs[] = {
     {0},
 };
 
+static hr_command memory_subs[] = {
+    SUB("doctor", hr_cmd_memory_doctor, 2, 0, "", "@slow", "Reports memory problems.", "4.0.0",
+        "O(1)", .tips = "nondeterministic_output request_policy:all_shards response_policy:special"),
+    SUB("help", hr_cmd_memory_help, 2, 0, "loading stale", "@slow",
+        "Describes the MEMORY subcommands.", "4.0.0", "O(1)"),
+    SUB("malloc-stats", hr_cmd_memory_malloc_stats, 2, 0, "", "@slow",
+        "Returns the allocator's statistics.", "4.0.0", "O(1)",
+        .tips = "nondeterministic_output request_policy:all_shards response_policy:special"),
+    SUB("purge", hr_cmd_memory_purge, 2, 0, "", "@slow",
+        "Asks the allocator to release unused memory.", "4.0.0",
+        "Depends on how much memory is allocated",
+        .tips = "request_policy:all_shards response_policy:all_succeeded"),
+    SUB("usage", hr_cmd_memory_usage, -3, R, "readonly", "@read @slow",
+        "Estimates the memory used by a key and its value.", "4.0.0", "O(1) for strings",
+        .first_key = 2, .last_key = 2, .key_step = 1,
+        .key_specs = (const hr_key_spec[]){{"RO", 2, 0, 1, 0, NULL}}, .key_specs_num = 1),
+    {0},
+};
+
 /* Redis's CLUSTER subcommands: herald runs standalone, so each answers with
  * the cluster-disabled error once its arity is right (clients probe this). */
 static hr_command cluster_subs[] = {
@@ -289,6 +308,8 @@ const hr_command hr_command_table[] = {
         "Returns the server time.", "2.6.0", "O(1)", .tips = "nondeterministic_output"),
     CMD("role", hr_cmd_role, 1, 0, "noscript loading stale fast", "@admin @fast @dangerous",
         "server", "Returns the replication role.", "2.8.12", "O(1)"),
+    CONTAINER("memory", -2, "", "@slow", "server", "A container for memory introspection commands.",
+              "4.0.0", memory_subs),
     CONTAINER("cluster", -2, "", "@slow", "cluster", "A container for Redis Cluster commands.",
               "3.0.0", cluster_subs),
     CMD("debug", hr_cmd_debug, -2, 0, "admin noscript loading stale",

@@ -280,7 +280,6 @@ expect_eq "server still answers" "PONG" "$(cli PING)"
 # What people type at a cache: string commands, -n <db>, --raw / --no-raw /
 # --csv output, commands piped in, --pipe mass insertion, -r repeats, --scan,
 # --bigkeys, keyspace notifications and MULTI/EXEC/WATCH through a pipe.
-# (redis-cli --memkeys needs MEMORY USAGE; not tested here.)
 key_gone() { [ "$(cli EXISTS "$1")" == "0" ]; }
 commands_processed() { info_field total_commands_processed stats; }
 
@@ -376,6 +375,14 @@ expect_eq "cache: --bigkeys summary" \
 expect_match "cache: --bigkeys finds the biggest string" $'\\[[0-9.]+%\\] Biggest string found so far \'"big"\' with 1000 bytes' "$big"
 if grep -qi 'warning\|error' <<<"$big"; then not_ok "cache: --bigkeys without warnings" "$big"
 else ok "cache: --bigkeys without warnings"; fi
+
+# redis-cli --memkeys: MEMORY USAGE of every key (byte counts are the
+# allocator's, so only the shape and the biggest key are checked).
+mem=$(timeout 20 "$CLI" -h 127.0.0.1 -p "$PORT" --memkeys 2>&1)
+expect_match "cache: --memkeys finds the biggest string" $'Biggest string found \'"big"\' has [0-9]+ bytes' "$mem"
+expect_match "cache: --memkeys sums 4 strings" $'(^|\n)4 strings with [1-9][0-9]* bytes' "$mem"
+if grep -qi 'warning\|error' <<<"$mem"; then not_ok "cache: --memkeys without warnings" "$mem"
+else ok "cache: --memkeys without warnings"; fi
 
 # Keyspace notifications to a redis-cli PSUBSCRIBE '__key*__:*' process.
 cli FLUSHALL >/dev/null
