@@ -26,6 +26,7 @@ void hr_conn_describe(const hr_conn *c, hr_buf *out)
     if (c->flags & HR_CONN_CLOSE_ASAP) flags[nf++] = 'A';
     if (c->flags & HR_CONN_UNIX) flags[nf++] = 'U';
     if (c->flags & HR_CONN_NO_EVICT) flags[nf++] = 'e';
+    if (c->flags & HR_CONN_NO_TOUCH) flags[nf++] = 'T';
     if (nf == 0) flags[nf++] = 'N';
     flags[nf] = '\0';
     char cmd[96] = "NULL";
@@ -280,11 +281,26 @@ HR_CMD(client_no_evict)
     hr_reply_ok(c);
 }
 
+HR_CMD(client_no_touch)
+{
+    if (hr_arg_eq(&argv[2], "on")) c->flags |= HR_CONN_NO_TOUCH;
+    else if (hr_arg_eq(&argv[2], "off")) c->flags &= ~HR_CONN_NO_TOUCH;
+    else {
+        hr_reply_syntax_error(c);
+        return;
+    }
+    hr_reply_ok(c);
+}
+
 HR_CMD(client_help)
 {
     static const char *help[] = {
+        "CACHING yes|no",
+        "    With tracking in OPTIN / OPTOUT mode: track (or not) the keys of the next command.",
         "GETNAME",
         "    Return the name of this connection.",
+        "GETREDIR",
+        "    Return the id tracking invalidations are redirected to (0: none, -1: tracking off).",
         "ID",
         "    Return the id of this connection.",
         "INFO",
@@ -296,12 +312,18 @@ HR_CMD(client_help)
         "    Return information about connections.",
         "NO-EVICT on|off",
         "    Exempt this connection from client eviction.",
+        "NO-TOUCH on|off",
+        "    Keep this connection's reads from changing keys' access times (TOUCH still does).",
         "REPLY on|off|skip",
         "    Turn replies to this connection on or off, or skip the next one.",
         "SETINFO lib-name|lib-ver <value>",
         "    Record the client library's name or version.",
         "SETNAME <name>",
         "    Name this connection.",
+        "TRACKING on|off [REDIRECT <id>] [BCAST] [PREFIX <prefix> ...] [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Turn server-assisted client-side caching on or off for this connection.",
+        "TRACKINGINFO",
+        "    Return this connection's client-side caching state.",
         NULL};
     hr_reply_help(c, "CLIENT", help);
 }

@@ -60,7 +60,7 @@ void hr_conn_reset_state(hr_conn *c)
     c->db = 0;
     c->resp = 2;
     c->flags &= ~(HR_CONN_REPLY_OFF | HR_CONN_REPLY_SKIP_NEXT | HR_CONN_REPLY_SKIP |
-                  HR_CONN_NO_EVICT);
+                  HR_CONN_NO_EVICT | HR_CONN_NO_TOUCH);
 }
 
 HR_CMD(reset)

@@ -52,6 +52,7 @@ HR_CMD(client_kill);
 HR_CMD(client_reply);
 HR_CMD(client_setinfo);
 HR_CMD(client_no_evict);
+HR_CMD(client_no_touch);
 HR_CMD(client_help);
 
 /* cmd_info.c */

@@ -77,6 +77,8 @@ static hr_command client_subs[] = {
     SUB("list", hr_cmd_client_list, -2, 0, "admin noscript loading stale",
         "@admin @slow @dangerous @connection", "Lists open connections.", "2.4.0",
         "O(N) where N is the number of client connections", .tips = "nondeterministic_output"),
+    SUB("no-touch", hr_cmd_client_no_touch, 3, 0, "noscript loading stale", "@slow @connection",
+        "Keeps the connection's reads from changing keys' access times.", "7.2.0", "O(1)"),
     SUB("no-evict", hr_cmd_client_no_evict, 3, 0, "admin noscript loading stale",
         "@admin @slow @dangerous @connection",
         "Sets the client eviction mode of the connection.", "7.0.0", "O(1)"),
@@ -458,7 +460,11 @@ void hr_command_call(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv)
      * the transaction). */
     if (!(c->flags & HR_CONN_IN_EXEC)) c->last_cmd = cmd;
     s->current = c;
+    /* CLIENT NO-TOUCH: nothing but TOUCH itself updates access times. */
+    bool prev_no_touch = s->no_touch;
+    s->no_touch = (c->flags & HR_CONN_NO_TOUCH) && cmd->fn != hr_cmd_touch;
     cmd->fn(c, argc, argv);
+    s->no_touch = prev_no_touch;
     s->current = prev;
     hr_tracking_after_command(c, cmd, argc, argv);
     s->stats.total_commands_processed++;

@@ -142,7 +142,7 @@ hr_dict_entry *hr_db_lookup_entry(hr_server *s, hr_db *db, const char *key, size
         delete_expired(s, db, e);
         e = NULL;
     }
-    if (e && !(flags & HR_LOOKUP_NOTOUCH)) hr_obj_touch(s, e->val);
+    if (e && !(flags & HR_LOOKUP_NOTOUCH) && !s->no_touch) hr_obj_touch(s, e->val);
     if (!(flags & (HR_LOOKUP_NOSTATS | HR_LOOKUP_WRITE))) {
         if (e)
             s->stats.keyspace_hits++;

@@ -133,6 +133,7 @@ enum {
     HR_CONN_DIRTY_CAS = 1 << 13,    /* a WATCHed key changed: EXEC will abort */
     HR_CONN_DIRTY_EXEC = 1 << 14,   /* a queueing error: EXEC answers EXECABORT */
     HR_CONN_IN_EXEC = 1 << 15,      /* running the commands of EXEC */
+    HR_CONN_NO_TOUCH = 1 << 16,     /* CLIENT NO-TOUCH: reads leave LRU/LFU alone */
 };
 
 /* Client tracking flags (tracking.c), in hr_conn.tflags. */
@@ -297,6 +298,7 @@ struct hr_server {
                                     commands, HR_CMD_TIME_UNSET until first read */
     long long expire_fast_until_us; /* active expiry: a fast pass is due */
     bool expire_time_capped;     /* the last slow pass ran out of time */
+    bool no_touch;               /* the running command must not update access times */
     hr_dict clients_by_id;       /* id -> hr_conn* */
     hr_dict commands; /* lower-case name -> const hr_command* */
     hr_stats stats;

@@ -36,7 +36,7 @@ HERALD_ONLY_FIELDS = {'herald_version', 'pubsub_clients',
                       'client_query_buffer_limit_disconnections',
                       'client_output_buffer_limit_disconnections'}
 # Commands herald has that redis 7.0 does not (added in 7.2).
-HERALD_ONLY_COMMANDS = {b'client|setinfo'}
+HERALD_ONLY_COMMANDS = {b'client|setinfo', b'client|no-touch'}
 # Sections redis prints that herald does not keep.
 REDIS_ONLY_SECTIONS = {'Commandstats', 'Errorstats', 'Latencystats'}
 ESSENTIAL_FIELDS = {

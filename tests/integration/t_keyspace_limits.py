@@ -382,6 +382,28 @@ class TestActiveExpiry(Base):
         self.assertEqual(ks.get('db0'), 'keys=100,expires=0,avg_ttl=0')
 
 
+class TestNoTouch(Base):
+    """CLIENT NO-TOUCH (Redis 7.2): reads leave the LRU clock alone, TOUCH
+    still updates it. Skipped on a server without it (redis 7.0)."""
+
+    def test_reads_do_not_touch(self):
+        try:
+            self.r.call('CLIENT', 'NO-TOUCH', 'ON')
+        except Err:
+            self.skipTest('CLIENT NO-TOUCH not supported by this server (Redis < 7.2)')
+        self.r.call('CLIENT', 'NO-TOUCH', 'OFF')
+        self.assertEqual(self.r.call('SET', 'k', 'v'), b'OK')
+        time.sleep(2.1)  # the LRU clock counts whole seconds
+        self.r.call('CLIENT', 'NO-TOUCH', 'ON')
+        self.assertEqual(self.r.call('GET', 'k'), b'v')
+        self.assertIn(b'flags=T', self.r.call('CLIENT', 'INFO'))
+        self.assertGreaterEqual(self.r.call('OBJECT', 'IDLETIME', 'k'), 2, 'GET touched the key')
+        self.assertEqual(self.r.call('TOUCH', 'k'), 1)
+        self.assertLessEqual(self.r.call('OBJECT', 'IDLETIME', 'k'), 1, 'TOUCH must still touch')
+        self.assertEqual(self.r.call('RESET'), b'RESET')
+        self.assertNotIn(b'flags=T', self.r.call('CLIENT', 'INFO'))
+
+
 # ---------------------------------------------------------------------------
 # 2. active expiry invalidates tracking
 
