@@ -318,6 +318,19 @@ void hr_db_swap(hr_server *s, int a, int b)
     y->avg_ttl = ta;
 }
 
+void hr_db_rehash(hr_server *s, unsigned budget_us)
+{
+    uint64_t start = hr_mono_us();
+    for (int i = 0; i < s->cfg.databases; i++) {
+        uint64_t spent = hr_mono_us() - start;
+        if (spent >= budget_us) return;
+        hr_dict *tables[2] = {&s->db[i].keys, &s->db[i].expires};
+        for (int k = 0; k < 2; k++)
+            if (hr_dict_is_resizing(tables[k]))
+                hr_dict_rehash_us(tables[k], budget_us - (unsigned)spent);
+    }
+}
+
 /* --- hooks ------------------------------------------------------------------ */
 
 void hr_signal_modified_key(hr_server *s, hr_conn *c, hr_db *db, const char *key, size_t klen)

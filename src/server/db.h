@@ -160,6 +160,10 @@ void hr_db_swap(hr_server *s, int a, int b);
  * for the short pass before sleeping). */
 void hr_db_active_expire(hr_server *s, bool fast);
 
+/* Advances resizes of the databases' tables in the background (the cron),
+ * for at most budget_us; lookups and writes advance them too. */
+void hr_db_rehash(hr_server *s, unsigned budget_us);
+
 /* Eviction (maxmemory). Frees keys by the configured policy until memory
  * is under maxmemory; returns 0 when under (or no limit), -1 when it cannot
  * get there (the caller rejects denyoom commands with the OOM error). */

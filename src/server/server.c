@@ -262,6 +262,7 @@ static long long cron(hr_loop *loop, long long id, void *data)
     s->cron_loops++;
     clients_cron(s, s->cron_loops % (uint64_t)(s->cfg.hz > 0 ? s->cfg.hz : 10) == 0);
     hr_db_active_expire(s, false);
+    hr_db_rehash(s, 1000);
     /* maxmemory lowered by CONFIG SET, or memory grown by something other
      * than a command: evict without waiting for the next command. */
     if (s->cfg.maxmemory > 0) hr_evict_perform(s);
