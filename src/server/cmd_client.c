@@ -18,9 +18,11 @@ void hr_conn_describe(const hr_conn *c, hr_buf *out)
     int nf = 0;
     if (hr_conn_subscriptions(c) > 0) flags[nf++] = 'P';
     if (c->flags & HR_CONN_MULTI) flags[nf++] = 'x';
-    if (c->tflags & HR_TRACK_ON) flags[nf++] = 't';
-    if (c->tflags & HR_TRACK_BROKEN_REDIR) flags[nf++] = 'R';
-    if (c->tflags & HR_TRACK_BCAST) flags[nf++] = 'B';
+    if (c->tflags & HR_TRACK_ON) {
+        flags[nf++] = 't';
+        if (c->tflags & HR_TRACK_BROKEN_REDIR) flags[nf++] = 'R';
+        if (c->tflags & HR_TRACK_BCAST) flags[nf++] = 'B';
+    }
     if (c->flags & HR_CONN_DIRTY_CAS) flags[nf++] = 'd';
     if (c->flags & HR_CONN_CLOSE_AFTER_REPLY) flags[nf++] = 'c';
     if (c->flags & HR_CONN_CLOSE_ASAP) flags[nf++] = 'A';

@@ -58,8 +58,6 @@ hr_obj *hr_obj_string_try_int(hr_server *s, const char *p, size_t len);
 hr_obj *hr_obj_raw(hr_server *s, const char *p, size_t len);
 hr_obj *hr_obj_from_ll(hr_server *s, long long v);
 void hr_obj_free(hr_obj *o);
-/* Copies o (same encoding), as COPY / MOVE would need. */
-hr_obj *hr_obj_dup(hr_server *s, const hr_obj *o);
 /* The bytes of a string: INT values are formatted into buf (>= 24 bytes). */
 const char *hr_obj_bytes(const hr_obj *o, char *buf, size_t *len);
 size_t hr_obj_strlen(const hr_obj *o);
@@ -69,8 +67,6 @@ char *hr_obj_make_raw(hr_obj *o, size_t min_cap);
 /* Parses the value as a long long the way INCR does (strict). */
 bool hr_obj_get_ll(const hr_obj *o, long long *v);
 const char *hr_obj_encoding_name(const hr_obj *o);
-/* Heap bytes used by o (for eviction and MEMORY-style estimates). */
-size_t hr_obj_memory(const hr_obj *o);
 /* The bulk reply of a string object. */
 void hr_reply_obj(hr_conn *c, const hr_obj *o);
 

@@ -86,17 +86,6 @@ void hr_obj_free(hr_obj *o)
     hr_free(o);
 }
 
-hr_obj *hr_obj_dup(hr_server *s, const hr_obj *o)
-{
-    hr_obj *d;
-    switch (o->enc) {
-    case HR_ENC_INT: d = hr_obj_from_ll(s, o->v.ll); break;
-    case HR_ENC_EMBSTR: d = new_embstr(s, o->v.ptr, o->len); break;
-    default: d = hr_obj_raw(s, o->v.ptr, o->len); break;
-    }
-    return d;
-}
-
 const char *hr_obj_bytes(const hr_obj *o, char *buf, size_t *len)
 {
     if (o->enc == HR_ENC_INT) {
@@ -162,16 +151,6 @@ const char *hr_obj_encoding_name(const hr_obj *o)
     case HR_ENC_EMBSTR: return "embstr";
     default: return "raw";
     }
-}
-
-size_t hr_obj_memory(const hr_obj *o)
-{
-    size_t n = sizeof(*o);
-    if (o->enc == HR_ENC_EMBSTR)
-        n += o->len + 1;
-    else if (o->enc == HR_ENC_RAW)
-        n += o->cap;
-    return n;
 }
 
 void hr_reply_obj(hr_conn *c, const hr_obj *o)

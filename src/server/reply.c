@@ -21,6 +21,14 @@ static inline bool replies_off(const hr_conn *c)
     return (c->flags & (HR_CONN_REPLY_OFF | HR_CONN_REPLY_SKIP)) && !(c->flags & HR_CONN_PUSHING);
 }
 
+/* client-output-buffer-limit applies to replies as to pushes (a huge KEYS
+ * or GET reply to a client that does not read); skipped while the queue is
+ * below every configured limit. */
+static inline void check_limits(hr_conn *c)
+{
+    if (c->srv->obl_floor && hr_conn_output_size(c) >= c->srv->obl_floor) hr_conn_check_obl(c);
+}
+
 #define BEGIN(c)                                                                                   \
     if (replies_off(c)) return;                                                                    \
     hr_buf *b = hr_outq_rbuf(&(c)->out);                                                           \
@@ -28,7 +36,8 @@ static inline bool replies_off(const hr_conn *c)
 #define END(c)                                                                                     \
     hr_outq_commit(&(c)->out, before);                                                             \
     (c)->flags |= HR_CONN_URGENT;                                                                  \
-    hr_conn_want_write(c)
+    hr_conn_want_write(c);                                                                         \
+    check_limits(c)
 
 void hr_reply_raw(hr_conn *c, const char *s, size_t len)
 {
@@ -240,6 +249,7 @@ void hr_reply_deferred_len(hr_conn *c, size_t token, char type, long long n)
     hr_outq_commit(&c->out, before);
     c->flags |= HR_CONN_URGENT;
     hr_conn_want_write(c);
+    check_limits(c);
 }
 
 bool hr_arg_eq(const hr_arg *a, const char *lit)

@@ -586,14 +586,6 @@ long long hr_tracking_total_prefixes(const hr_server *s)
     return s->tracking ? (long long)hr_dict_size(&s->tracking->prefixes) : 0;
 }
 
-void hr_tracking_describe_flags(const hr_conn *c, hr_buf *out)
-{
-    if (!(c->tflags & HR_TRACK_ON)) return;
-    hr_buf_append_char(out, 't');
-    if (c->tflags & HR_TRACK_BROKEN_REDIR) hr_buf_append_char(out, 'R');
-    if (c->tflags & HR_TRACK_BCAST) hr_buf_append_char(out, 'B');
-}
-
 long long hr_tracking_redirect_id(const hr_conn *c)
 {
     return (c->tflags & HR_TRACK_ON) ? (long long)c->tracking_redir : -1;

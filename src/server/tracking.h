@@ -93,11 +93,6 @@ long long hr_tracking_total_keys(const hr_server *s);
 long long hr_tracking_total_items(const hr_server *s);
 long long hr_tracking_total_prefixes(const hr_server *s);
 
-/* CLIENT LIST flags: appends 't' (tracking), 'R' (broken redirect), 'B'
- * (BCAST), in that order, for the caller to place after P (pub/sub), x
- * (multi) and b (blocked) and before d, c, A, U, r, e - Redis's order.
- * Appends nothing when c does not track. */
-void hr_tracking_describe_flags(const hr_conn *c, hr_buf *out);
 
 /* The redir= field of CLIENT LIST / CLIENT INFO (and CLIENT GETREDIR): the
  * redirect id while tracking (0 for none), -1 when tracking is off. */

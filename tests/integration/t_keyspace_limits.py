@@ -404,6 +404,41 @@ class TestNoTouch(Base):
         self.assertNotIn(b'flags=T', self.r.call('CLIENT', 'INFO'))
 
 
+class TestReplyOutputLimit(Base):
+    """client-output-buffer-limit applies to command replies too: a client
+    that asks for more than its class's hard limit and does not read is
+    closed; the server and other clients carry on."""
+
+    def test_normal_class_hard_limit(self):
+        self.assertEqual(self.r.call('SET', 'big', 'x' * (2 << 20)), b'OK')
+        self.assertEqual(self.r.call('CONFIG', 'SET', 'client-output-buffer-limit',
+                                     'normal 1mb 0 0'), b'OK')
+        c = self.conn()
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # 8 MB of replies asked for and not read: over the 1 MB hard limit.
+        c.send(*['MGET'] + ['big'] * 4)
+        closed = False
+        deadline = time.time() + WAIT
+        while time.time() < deadline and not closed:
+            try:
+                c.sock.settimeout(0.5)
+                data = c.sock.recv(1 << 20)
+                closed = data == b''
+                time.sleep(0.05)  # read slowly: the server must not wait for us
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+        self.assertTrue(closed, 'the client over its output limit was not closed')
+        self.assertEqual(self.r.call('PING'), b'PONG')
+        self.assertEqual(self.r.call('STRLEN', 'big'), 2 << 20)
+        # A reply under the limit still goes through.
+        self.assertEqual(self.r.call('CONFIG', 'SET', 'client-output-buffer-limit',
+                                     'normal 16mb 0 0'), b'OK')
+        d = self.conn()
+        self.assertEqual(len(d.call('GET', 'big')), 2 << 20)
+
+
 # ---------------------------------------------------------------------------
 # 2. active expiry invalidates tracking
 
