@@ -118,18 +118,25 @@ static void keycopy_done(keycopy *k)
     if (k->p != k->small) hr_free(k->p);
 }
 
-/* Removes a key whose time has come: counted, notified ("expired"), and
- * signalled like any change (WATCH, tracking). */
-static void delete_expired(hr_server *s, hr_db *db, hr_dict_entry *e)
+/* Removes a key the server itself deletes (expiry, eviction): counted in
+ * *counter, notified (type, event), and signalled like any change (WATCH,
+ * tracking) with no client as its author. */
+static void delete_by_server(hr_server *s, hr_db *db, hr_dict_entry *e, int type,
+                             const char *event, long long *counter)
 {
     keycopy k;
     keycopy_init(&k, e);
     delete_entry(db, e);
-    s->stats.expired_keys++;
-    hr_notify_keyspace_event(s, HR_NOTIFY_EXPIRED, "expired", k.p, k.len, db->id);
+    (*counter)++;
+    hr_notify_keyspace_event(s, type, event, k.p, k.len, db->id);
     hr_signal_modified_key(s, NULL, db, k.p, k.len);
     s->dirty++;
     keycopy_done(&k);
+}
+
+static void delete_expired(hr_server *s, hr_db *db, hr_dict_entry *e)
+{
+    delete_by_server(s, db, e, HR_NOTIFY_EXPIRED, "expired", &s->stats.expired_keys);
 }
 
 /* --- lookups -------------------------------------------------------------- */
@@ -576,14 +583,7 @@ int hr_evict_perform(hr_server *s)
         hr_db *db = NULL;
         hr_dict_entry *e = evict_pick(s, &db);
         if (!e) return -1;
-        keycopy k;
-        keycopy_init(&k, e);
-        delete_entry(db, e);
-        s->stats.evicted_keys++;
-        hr_notify_keyspace_event(s, HR_NOTIFY_EVICTED, "evicted", k.p, k.len, db->id);
-        hr_signal_modified_key(s, NULL, db, k.p, k.len);
-        s->dirty++;
-        keycopy_done(&k);
+        delete_by_server(s, db, e, HR_NOTIFY_EVICTED, "evicted", &s->stats.evicted_keys);
         used = hr_used_memory(s);
         if (used <= (size_t)max) return 0;
         if ((n & 15) == 15 && hr_mono_us() - start > EVICT_MAX_US) return 0;
