@@ -293,18 +293,27 @@ HR_CMD(randomkey)
 
 /* --- RENAME RENAMENX MOVE SWAPDB --------------------------------------------- */
 
-/* Moves the object of entry src to key in db (which must not hold it): the
- * object and its TTL go over unchanged, the source entry is deleted. Sends
- * the destination's "new" event, like any added key. */
-static void transfer(hr_server *s, hr_db *from, hr_dict_entry *src, hr_db *to, const hr_arg *srckey,
-                     const hr_arg *dstkey)
+/* Moves the object of entry src to dstkey in db to (which must not hold
+ * it): the object and its TTL go over unchanged, the source entry is
+ * deleted. Sends the destination's "new" event like any added key, signals
+ * both keys, then sends ev_from on the source and ev_to on the destination
+ * (RENAME: rename_from/rename_to, MOVE: move_from/move_to). */
+static void transfer(hr_conn *c, hr_db *from, hr_dict_entry *src, hr_db *to,
+                     const hr_arg *srckey, const hr_arg *dstkey, const char *ev_from,
+                     const char *ev_to)
 {
+    hr_server *s = c->srv;
     hr_obj *o = src->val;
     long long when = hr_db_get_expire(src);
     src->val = NULL; /* detached: deleting the entry frees nothing */
     hr_db_delete(s, from, srckey->ptr, srckey->len);
     hr_dict_entry *e = hr_db_add(s, to, dstkey->ptr, dstkey->len, o);
     if (when != -1) hr_db_set_expire(to, e, when);
+    hr_signal_modified_key(s, c, from, srckey->ptr, srckey->len);
+    hr_signal_modified_key(s, c, to, dstkey->ptr, dstkey->len);
+    hr_notify_keyspace_event(s, HR_NOTIFY_GENERIC, ev_from, srckey->ptr, srckey->len, from->id);
+    hr_notify_keyspace_event(s, HR_NOTIFY_GENERIC, ev_to, dstkey->ptr, dstkey->len, to->id);
+    s->dirty++;
 }
 
 static void rename_generic(hr_conn *c, hr_arg *argv, bool nx)
@@ -331,12 +340,7 @@ static void rename_generic(hr_conn *c, hr_arg *argv, bool nx)
         }
         hr_db_delete(s, db, dst->ptr, dst->len);
     }
-    transfer(s, db, e, db, src, dst);
-    hr_signal_modified_key(s, c, db, src->ptr, src->len);
-    hr_signal_modified_key(s, c, db, dst->ptr, dst->len);
-    hr_notify_keyspace_event(s, HR_NOTIFY_GENERIC, "rename_from", src->ptr, src->len, db->id);
-    hr_notify_keyspace_event(s, HR_NOTIFY_GENERIC, "rename_to", dst->ptr, dst->len, db->id);
-    s->dirty++;
+    transfer(c, db, e, db, src, dst, "rename_from", "rename_to");
     if (nx)
         hr_reply_int(c, 1);
     else
@@ -399,12 +403,7 @@ HR_CMD(move)
         hr_reply_int(c, 0);
         return;
     }
-    transfer(s, from, e, to, key, key);
-    hr_signal_modified_key(s, c, from, key->ptr, key->len);
-    hr_signal_modified_key(s, c, to, key->ptr, key->len);
-    hr_notify_keyspace_event(s, HR_NOTIFY_GENERIC, "move_from", key->ptr, key->len, from->id);
-    hr_notify_keyspace_event(s, HR_NOTIFY_GENERIC, "move_to", key->ptr, key->len, to->id);
-    s->dirty++;
+    transfer(c, from, e, to, key, key, "move_from", "move_to");
     hr_reply_int(c, 1);
 }
 
