@@ -36,7 +36,7 @@ from collections import deque
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'lib'))
 
-from servers import Server  # noqa: E402
+from servers import Server, run_unittests  # noqa: E402
 
 TIMEOUT = 10.0  # the longest any single reply may take, seconds
 WAIT = 5.0      # how long a check waits for something asynchronous, seconds
@@ -264,10 +264,8 @@ def wait_until(pred, timeout=WAIT, what='condition', interval=0.02):
 def _emergency_cleanup(signum, frame):
     """SIGTERM/SIGINT/SIGHUP (ctest timeout, ^C): kill the server, remove the
     temporary directory, exit at once."""
-    if SERVER is not None and SERVER.proc is not None and SERVER.proc.poll() is None:
-        SERVER.proc.kill()
-        SERVER.proc.wait()
-        shutil.rmtree(SERVER.dir, ignore_errors=True)
+    if SERVER is not None:
+        SERVER.kill_now()
     sys.stderr.write('t_keyspace_limits: killed by signal %d, server stopped\n' % signum)
     os._exit(128 + signum)
 
@@ -821,14 +819,4 @@ class TestMultiOom(Base):
 
 
 if __name__ == '__main__':
-    import signal
-    for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(_sig, _emergency_cleanup)
-    start = time.time()
-    runner = unittest.TextTestRunner(verbosity=2)
-    result = unittest.main(exit=False, testRunner=runner).result
-    n = result.testsRun
-    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-    print('# t_keyspace_limits: %d run, %d passed, %d failed, %d skipped in %.1fs'
-          % (n, n - bad - len(result.skipped), bad, len(result.skipped), time.time() - start))
-    sys.exit(0 if result.wasSuccessful() else 1)
+    sys.exit(run_unittests('t_keyspace_limits', _emergency_cleanup))

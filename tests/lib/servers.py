@@ -121,6 +121,14 @@ class Server:
             self.log = None
         return self.proc.returncode if self.proc else None
 
+    def kill_now(self):
+        """From a signal handler: SIGKILL a running server and remove its
+        temporary directory (no log checks, no waiting beyond the reap)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+
     def __enter__(self):
         return self.start()
 
@@ -222,27 +230,30 @@ class ModuleServer:
     def _emergency_cleanup(self, signum, frame):
         """SIGTERM/SIGINT/SIGHUP (ctest timeout, ^C): kill the server, remove the
         temporary directories, exit at once."""
-        srv = self.server
-        if srv is not None and srv.proc is not None and srv.proc.poll() is None:
-            srv.proc.kill()
-            srv.proc.wait()
-            shutil.rmtree(srv.dir, ignore_errors=True)
+        if self.server is not None:
+            self.server.kill_now()
         if self.workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         sys.stderr.write('%s: killed by signal %d, server stopped\n' % (self.name, signum))
         os._exit(128 + signum)
 
     def main(self):
-        """Runs the tests of __main__ (verbose), prints
-        '# NAME: N run, P passed, F failed, S skipped in Ts'; 0 if all passed, else 1."""
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(sig, self._emergency_cleanup)
-        start = time.time()
-        runner = unittest.TextTestRunner(verbosity=2)
-        result = unittest.main(exit=False, testRunner=runner).result
-        n = result.testsRun
-        bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
-        print('# %s: %d run, %d passed, %d failed, %d skipped in %.1fs'
-              % (self.name, n, n - bad - len(result.skipped), bad, len(result.skipped),
-                 time.time() - start))
-        return 0 if result.wasSuccessful() else 1
+        """run_unittests() with this module server's signal cleanup."""
+        return run_unittests(self.name, self._emergency_cleanup)
+
+
+def run_unittests(name, on_signal):
+    """Installs on_signal for SIGTERM/SIGINT/SIGHUP, runs the tests of
+    __main__ (verbose), prints '# NAME: N run, P passed, F failed, S skipped
+    in Ts'; returns 0 if all passed, else 1."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    start = time.time()
+    runner = unittest.TextTestRunner(verbosity=2)
+    result = unittest.main(exit=False, testRunner=runner).result
+    n = result.testsRun
+    bad = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    print('# %s: %d run, %d passed, %d failed, %d skipped in %.1fs'
+          % (name, n, n - bad - len(result.skipped), bad, len(result.skipped),
+             time.time() - start))
+    return 0 if result.wasSuccessful() else 1

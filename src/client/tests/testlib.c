@@ -72,14 +72,21 @@ void tl_run_matrix(tl_suite_fn *suite, bool start_server)
     }
 }
 
-static bool port_bindable(int port)
+/* 127.0.0.1:port (0: any port). Tests only ever use loopback. */
+static struct sockaddr_in loopback_addr(int port)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_port = htons((uint16_t)port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return sa;
+}
+
+static bool port_bindable(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = loopback_addr(port);
     bool ok = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
     close(fd);
     return ok;
@@ -105,10 +112,7 @@ int tl_free_port(void)
     }
     /* fall back to any port the kernel gives */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in sa = loopback_addr(0);
     socklen_t len = sizeof(sa);
     int port = -1;
     if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
@@ -137,11 +141,7 @@ bool tl_have_redis(void)
 static int connect_port(int port, int timeout_ms)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in sa = loopback_addr(port);
     struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
@@ -457,10 +457,7 @@ tl_proxy *tl_proxy_start(int upstream_port)
     for (int i = 0; i < TL_PROXY_MAX; i++)
         p->pairs[i].a = p->pairs[i].b = -1;
     p->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct sockaddr_in sa = loopback_addr(0);
     socklen_t len = sizeof(sa);
     if (bind(p->lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(p->lfd, 16) != 0 ||
         getsockname(p->lfd, (struct sockaddr *)&sa, &len) != 0) {
