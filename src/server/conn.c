@@ -89,7 +89,7 @@ static void conn_free(hr_conn *c)
     hr_buf_release(&c->qbuf);
     hr_reqparser_release(&c->parser);
     hr_outq_release(&c->out);
-    for (uint32_t i = 0; i < c->ndeferred; i++) hr_frame_decref(c->deferred[i]);
+    for (uint32_t i = 0; i < c->ndeferred; i++) hr_frame_decref(c->deferred[i].frame);
     hr_free(c->deferred);
     hr_dict_release(&c->channels);
     hr_dict_release(&c->patterns);
@@ -114,7 +114,7 @@ static void check_obl_if_near(hr_conn *c)
     if (c->srv->obl_floor && hr_conn_output_size(c) >= c->srv->obl_floor) hr_conn_check_obl(c);
 }
 
-void hr_conn_push(hr_conn *c, hr_frame *f)
+void hr_conn_push_range(hr_conn *c, hr_frame *f, size_t off, size_t len)
 {
     if (c->flags & HR_CONN_CLOSE_ASAP) return;
     if (c == c->srv->current) {
@@ -122,23 +122,29 @@ void hr_conn_push(hr_conn *c, hr_frame *f)
             c->deferred_cap = c->deferred_cap ? c->deferred_cap * 2 : 4;
             c->deferred = hr_realloc(c->deferred, c->deferred_cap * sizeof(*c->deferred));
         }
-        c->deferred[c->ndeferred++] = hr_frame_incref(f);
+        c->deferred[c->ndeferred++] = (hr_outq_entry){hr_frame_incref(f), off, len};
         return;
     }
-    hr_outq_push_frame(&c->out, f);
+    hr_outq_push_range(&c->out, f, off, len);
     hr_conn_want_write(c);
     check_obl_if_near(c);
+}
+
+void hr_conn_push(hr_conn *c, hr_frame *f)
+{
+    hr_conn_push_range(c, f, 0, f->len);
 }
 
 /* Moves pushes deferred during a command behind its reply. */
 void hr_conn_flush_deferred(hr_conn *c)
 {
     for (uint32_t i = 0; i < c->ndeferred; i++) {
+        hr_outq_entry *d = &c->deferred[i];
         if (!(c->flags & HR_CONN_CLOSE_ASAP)) {
-            hr_outq_push_frame(&c->out, c->deferred[i]);
+            hr_outq_push_range(&c->out, d->frame, d->off, d->len);
             hr_conn_want_write(c);
         }
-        hr_frame_decref(c->deferred[i]);
+        hr_frame_decref(d->frame);
     }
     c->ndeferred = 0;
     check_obl_if_near(c);

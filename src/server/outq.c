@@ -10,13 +10,25 @@
 #define OUTQ_IOV_MAX 256
 /* rbuf capacity kept across flushes; larger buffers are freed when empty. */
 #define OUTQ_RBUF_KEEP (16 * 1024)
+/* Slab capacity a queue may hold beyond twice its slab bytes before its
+ * slab ranges are copied out (see unpin). */
+#define OUTQ_PIN_SLACK (64 * 1024)
 
 hr_frame *hr_frame_alloc(size_t len)
 {
     hr_frame *f = hr_malloc(sizeof(*f) + len);
     f->refcnt = 1;
-    f->flags = 0;
+    f->cap = 0;
     f->len = len;
+    return f;
+}
+
+hr_frame *hr_slab_new(uint32_t cap)
+{
+    hr_frame *f = hr_malloc(sizeof(*f) + cap);
+    f->refcnt = 1;
+    f->cap = cap;
+    f->len = 0;
     return f;
 }
 
@@ -85,20 +97,58 @@ void hr_outq_commit(hr_outq *q, size_t len_before)
     q->rbuf_entries++;
 }
 
-void hr_outq_push_frame(hr_outq *q, hr_frame *f)
+/* Replaces every slab range by a private copy, releasing the slabs. Called
+ * when the queue keeps far more slab memory alive than it has bytes in it
+ * (a subscriber that falls behind on a channel sharing slabs with busier
+ * ones): without it, each of its messages could pin a whole slab. Every
+ * slab byte is copied at most once, so the cost is amortised over the
+ * pushes that caused it. */
+static void unpin(hr_outq *q)
 {
-    if (f->len == 0) return;
+    for (size_t i = 0; i < q->count; i++) {
+        hr_outq_entry *e = entry_at(q, i);
+        if (!e->frame || !e->frame->cap) continue;
+        hr_frame *copy = hr_frame_new(e->frame->data + e->off, e->len);
+        hr_frame_decref(e->frame);
+        e->frame = copy;
+        e->off = 0;
+    }
+    q->slab_bytes = 0;
+    q->slab_pinned = 0;
+}
+
+void hr_outq_push_range(hr_outq *q, hr_frame *f, size_t off, size_t len)
+{
+    if (len == 0) return;
+    q->bytes += len;
+    hr_outq_entry *tail = q->count > 0 ? entry_at(q, q->count - 1) : NULL;
+    if (f->cap) {
+        q->slab_bytes += len;
+        if (tail && tail->frame == f && tail->off + tail->len == off) {
+            tail->len += len;
+            return;
+        }
+        if (!tail || tail->frame != f) q->slab_pinned += f->cap; /* a new run */
+    }
     hr_outq_entry *e = push_entry(q);
     e->frame = hr_frame_incref(f);
-    e->off = 0;
-    e->len = f->len;
-    q->bytes += f->len;
+    e->off = off;
+    e->len = len;
+    if (q->slab_pinned > OUTQ_PIN_SLACK && q->slab_pinned > 2 * q->slab_bytes) unpin(q);
+}
+
+void hr_outq_push_frame(hr_outq *q, hr_frame *f)
+{
+    hr_outq_push_range(q, f, 0, f->len);
 }
 
 static void pop_head(hr_outq *q)
 {
     hr_outq_entry *e = entry_at(q, 0);
     if (e->frame) {
+        /* The end of a run of one slab: it is no longer held through here. */
+        if (e->frame->cap && (q->count == 1 || entry_at(q, 1)->frame != e->frame))
+            q->slab_pinned -= e->frame->cap;
         hr_frame_decref(e->frame);
     } else if (--q->rbuf_entries == 0) {
         q->rbuf.len = 0;
@@ -150,13 +200,14 @@ ssize_t hr_outq_write(hr_outq *q, int fd, size_t max_bytes)
         q->bytes -= left;
         while (left > 0) {
             hr_outq_entry *e = entry_at(q, 0);
-            if (left >= e->len) {
-                left -= e->len;
+            size_t done = left < e->len ? left : e->len;
+            if (e->frame && e->frame->cap) q->slab_bytes -= done;
+            left -= done;
+            if (done == e->len) {
                 pop_head(q);
             } else {
-                e->off += left;
-                e->len -= left;
-                left = 0;
+                e->off += done;
+                e->len -= done;
             }
         }
         if ((size_t)w < batch) break; /* socket buffer full */
@@ -168,10 +219,10 @@ ssize_t hr_outq_write(hr_outq *q, int fd, size_t max_bytes)
 
 size_t hr_outq_memory(const hr_outq *q)
 {
-    size_t m = q->cap * sizeof(hr_outq_entry) + q->rbuf.cap;
+    size_t m = q->cap * sizeof(hr_outq_entry) + q->rbuf.cap + q->slab_pinned;
     for (size_t i = 0; i < q->count; i++) {
         const hr_outq_entry *e = &q->ring[(q->head + i) & (q->cap - 1)];
-        if (e->frame) m += e->len;
+        if (e->frame && !e->frame->cap) m += e->len;
     }
     return m;
 }

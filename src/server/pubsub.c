@@ -43,7 +43,17 @@ struct hr_pubsub {
     size_t nlens, lens_cap;
     hr_subscribers **scratch_pats; /* patterns matching the channel being published */
     size_t scratch_cap;
+    /* Slabs that encoded messages are appended to, one per frame variant
+     * (message / pmessage / smessage x RESP2 / RESP3): a subscriber sent
+     * several messages of one variant in a row gets them as one contiguous
+     * range, one iovec for the whole batch. */
+    hr_frame *slabs[6];
 };
+
+/* Slab size, and the largest frame placed in a slab (bigger ones get an
+ * allocation of their own: they gain nothing from merging). */
+#define SLAB_BYTES (16 * 1024)
+#define SLAB_MAX_FRAME (SLAB_BYTES / 4)
 
 static void clear_match_cache(hr_pubsub *ps)
 {
@@ -92,6 +102,8 @@ void hr_pubsub_free(hr_pubsub *ps)
     hr_free(ps->prefix_lens);
     hr_free(ps->prefix_counts);
     hr_free(ps->scratch_pats);
+    for (size_t i = 0; i < sizeof(ps->slabs) / sizeof(ps->slabs[0]); i++)
+        hr_frame_decref(ps->slabs[i]);
     hr_free(ps);
 }
 
@@ -286,17 +298,47 @@ static char *put_bulk(char *d, const char *s, size_t len)
     return d;
 }
 
-/* Encodes [kind-word, (pattern,) channel, message] as a RESP2 array or a
- * RESP3 push, straight into a frame of the exact size (the message is
- * copied once per frame). */
-static hr_frame *build_frame(int proto, const char *word, const char *pat, size_t patlen,
-                             const char *ch, size_t chlen, const char *msg, size_t msglen)
+/* One encoded message: bytes [off, off+len) of frame f (a slab or a frame
+ * of its own), with one reference to f. */
+typedef struct frame_ref {
+    hr_frame *f;
+    size_t off, len;
+} frame_ref;
+
+/* Room for size bytes of a frame of the given variant: at the end of the
+ * variant's slab when it fits. */
+static char *frame_space(hr_pubsub *ps, int variant, size_t size, frame_ref *r)
 {
+    r->len = size;
+    if (size > SLAB_MAX_FRAME) {
+        r->f = hr_frame_alloc(size);
+        r->off = 0;
+        return r->f->data;
+    }
+    hr_frame *sl = ps->slabs[variant];
+    if (sl && sl->refcnt == 1) sl->len = 0; /* no queue refers to it: reuse it whole */
+    if (!sl || sl->cap - sl->len < size) {
+        hr_frame_decref(sl);
+        sl = ps->slabs[variant] = hr_slab_new(SLAB_BYTES);
+    }
+    r->f = hr_frame_incref(sl);
+    r->off = sl->len;
+    sl->len += size;
+    return sl->data + r->off;
+}
+
+/* Encodes [kind-word, (pattern,) channel, message] as a RESP2 array or a
+ * RESP3 push (the message is copied once per variant). */
+static void build_frame(hr_pubsub *ps, int proto, int kind, const char *pat, size_t patlen,
+                        const char *ch, size_t chlen, const char *msg, size_t msglen,
+                        frame_ref *r)
+{
+    static const char *const words[3] = {"message", "pmessage", "smessage"};
+    const char *word = words[kind];
     size_t wlen = strlen(word);
     size_t size = 4 + bulk_size(wlen) + (pat ? bulk_size(patlen) : 0) + bulk_size(chlen) +
                   bulk_size(msglen);
-    hr_frame *f = hr_frame_alloc(size);
-    char *d = f->data;
+    char *d = frame_space(ps, kind * 2 + (proto == 3), size, r);
     *d++ = proto == 3 ? '>' : '*';
     *d++ = pat ? '4' : '3';
     *d++ = '\r';
@@ -304,15 +346,14 @@ static hr_frame *build_frame(int proto, const char *word, const char *pat, size_
     d = put_bulk(d, word, wlen);
     if (pat) d = put_bulk(d, pat, patlen);
     d = put_bulk(d, ch, chlen);
-    d = put_bulk(d, msg, msglen);
-    return f;
+    put_bulk(d, msg, msglen);
 }
 
 typedef struct frame_pair {
-    hr_frame *f[2]; /* [0] RESP2, [1] RESP3 */
+    frame_ref r[2]; /* [0] RESP2, [1] RESP3; f is NULL until first needed */
 } frame_pair;
 
-static long long deliver(hr_server *s, hr_subscribers *subs, frame_pair *fp, const char *word,
+static long long deliver(hr_server *s, hr_subscribers *subs, frame_pair *fp, int kind,
                          const char *pat, size_t patlen, const char *ch, size_t chlen,
                          const char *msg, size_t msglen)
 {
@@ -321,18 +362,19 @@ static long long deliver(hr_server *s, hr_subscribers *subs, frame_pair *fp, con
         hr_conn *c = subs->conns[i];
         if (!c) continue; /* tombstone */
         int k = c->resp == 3;
-        if (!fp->f[k])
-            fp->f[k] = build_frame(k ? 3 : 2, word, pat, patlen, ch, chlen, msg, msglen);
+        frame_ref *r = &fp->r[k];
+        if (!r->f)
+            build_frame(s->pubsub, k ? 3 : 2, kind, pat, patlen, ch, chlen, msg, msglen, r);
         n++;
-        hr_conn_push(c, fp->f[k]);
+        hr_conn_push_range(c, r->f, r->off, r->len);
     }
     return n;
 }
 
 static void release_pair(frame_pair *fp)
 {
-    hr_frame_decref(fp->f[0]);
-    hr_frame_decref(fp->f[1]);
+    hr_frame_decref(fp->r[0].f);
+    hr_frame_decref(fp->r[1].f);
 }
 
 /* Collects the patterns matching ch through the literal-prefix index, in
@@ -400,9 +442,9 @@ long long hr_pubsub_publish(hr_server *s, int kind, const char *ch, size_t chlen
     s->stats.pubsub_messages_published++;
     hr_subscribers *subs = hr_dict_get(&ps->names[kind], ch, chlen);
     if (subs) {
-        frame_pair fp = {{NULL, NULL}};
-        receivers += deliver(s, subs, &fp, kind == HR_PS_SHARD ? "smessage" : "message", NULL, 0,
-                             ch, chlen, msg, msglen);
+        frame_pair fp = {0};
+        receivers += deliver(s, subs, &fp, kind == HR_PS_SHARD ? 2 : 0, NULL, 0, ch, chlen, msg,
+                             msglen);
         release_pair(&fp);
     }
     if (kind == HR_PS_CHANNEL && ps->nlens > 0) {
@@ -410,9 +452,8 @@ long long hr_pubsub_publish(hr_server *s, int kind, const char *ch, size_t chlen
         hr_subscribers **pats = matching_patterns(ps, ch, chlen, &n);
         for (size_t i = 0; i < n; i++) {
             hr_subscribers *p = pats[i];
-            frame_pair fp = {{NULL, NULL}};
-            receivers += deliver(s, p, &fp, "pmessage", p->name, p->namelen, ch, chlen, msg,
-                                 msglen);
+            frame_pair fp = {0};
+            receivers += deliver(s, p, &fp, 1, p->name, p->namelen, ch, chlen, msg, msglen);
             release_pair(&fp);
         }
     }

@@ -12,8 +12,10 @@
  * of the channel, so its cost does not grow with patterns that cannot match.
  *
  * Fan-out: a message is encoded at most once per frame kind (RESP2 message,
- * RESP3 push, and per matching pattern the pmessage in each protocol) into an
- * hr_frame shared by reference across every subscriber's output queue.
+ * RESP3 push, and per matching pattern the pmessage in each protocol),
+ * shared by reference across every subscriber's output queue. Small frames
+ * are appended to a slab per variant, so consecutive messages to the same
+ * subscribers are contiguous and leave as one iovec (outq.h).
  */
 #ifndef HR_PUBSUB_H
 #define HR_PUBSUB_H

@@ -169,7 +169,7 @@ struct hr_conn {
 
     /* Pushes addressed to this connection while it runs a command: queued
      * after the command's reply, as Redis 7.2 orders them. */
-    hr_frame **deferred;
+    hr_outq_entry *deferred;
     uint32_t ndeferred, deferred_cap;
 
     /* subscriptions: name -> hr_subscribers* of the registry */
@@ -346,16 +346,17 @@ void hr_conn_want_write(hr_conn *c);
  * when c is now scheduled to close. */
 bool hr_conn_check_obl(hr_conn *c);
 int hr_conn_obl_class(const hr_conn *c);
-/* Memory c's output queue is charged for against client-output-buffer-limit:
- * the queued bytes plus, per entry, the entry and a frame header (a shared
- * frame may end up held by this connection alone). */
+/* Memory c's output queue is charged for against client-output-buffer-limit
+ * (see hr_outq_charge). */
 static inline size_t hr_conn_output_size(const hr_conn *c)
 {
-    return c->out.bytes + c->out.count * (sizeof(hr_outq_entry) + sizeof(hr_frame));
+    return hr_outq_charge(&c->out);
 }
 /* Queues a push frame for c: after the running command's reply when c is
  * the connection executing it, else right away. Enforces output limits. */
 void hr_conn_push(hr_conn *c, hr_frame *f);
+/* The same for bytes [off, off+len) of f (a range of a slab). */
+void hr_conn_push_range(hr_conn *c, hr_frame *f, size_t off, size_t len);
 /* Number of subscriptions of all kinds. */
 size_t hr_conn_subscriptions(const hr_conn *c);
 /* Formats c as a CLIENT LIST / CLIENT INFO line (no trailing newline). */

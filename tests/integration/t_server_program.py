@@ -30,6 +30,30 @@ def recv_until(sock, want, timeout=5.0):
     return data
 
 
+def publish_and_drain(pub, reader, batch, replies_wanted):
+    """Sends a batch of PUBLISHes and waits for their replies (one line
+    each), reading `reader` (non-blocking) meanwhile so it never falls
+    behind. Returns (replies seen, bytes read from reader)."""
+    pub.sendall(batch)
+    replies = got = 0
+    deadline = time.time() + 20
+    while replies < replies_wanted and time.time() < deadline:
+        try:
+            while True:
+                chunk = reader.recv(1 << 20)
+                if not chunk:
+                    break
+                got += len(chunk)
+        except BlockingIOError:
+            pass
+        pub.settimeout(0.05)
+        try:
+            replies += pub.recv(1 << 20).count(b'\r\n')
+        except socket.timeout:
+            pass
+    return replies, got
+
+
 def wait_closed(sock, timeout=5.0):
     """True when the server closes the connection within timeout."""
     sock.settimeout(timeout)
@@ -193,7 +217,9 @@ class Limits(unittest.TestCase):
             self.assertEqual(recv_until(pub, b'\r\n'), b':1\r\n')
             self.assertIn(b'still-here', recv_until(sub, b'still-here'))
 
-    def test_output_buffer_limit_closes_only_the_slow_subscriber(self):
+    def check_slow_subscriber_closed(self, size, rounds):
+        """A subscriber that never reads is closed at the hard limit while a
+        fast one keeps receiving; `size`-byte messages, 50 per round."""
         with Server('herald', args=['--client-output-buffer-limit', 'pubsub 256kb 0 0']) as s:
             slow = s.connect()
             slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -203,31 +229,16 @@ class Limits(unittest.TestCase):
             fast.sendall(b'SUBSCRIBE ch\r\n')
             recv_until(fast, b':1\r\n')
             pub = s.connect()
-            # 16 MB per subscriber: far more than the kernel's socket buffers
-            # can absorb, so the slow reader's queue must reach the limit.
-            payload = b'x' * 8000
-            cmd = b'*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$8000\r\n' + payload + b'\r\n'
+            # far more than the kernel's socket buffers can absorb, so the
+            # slow reader's queue must reach the limit
+            payload = b'x' * size
+            cmd = b'*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$%d\r\n%s\r\n' % (size, payload)
             got_fast = 0
             fast.setblocking(False)
-            for _ in range(40):
-                pub.sendall(cmd * 50)
-                replies = b''
-                deadline = time.time() + 10
-                while replies.count(b'\r\n') < 50 and time.time() < deadline:
-                    try:
-                        while True:
-                            chunk = fast.recv(1 << 20)
-                            if not chunk:
-                                break
-                            got_fast += len(chunk)
-                    except BlockingIOError:
-                        pass
-                    pub.settimeout(0.05)
-                    try:
-                        replies += pub.recv(65536)
-                    except socket.timeout:
-                        pass
-                self.assertEqual(replies.count(b'\r\n'), 50)
+            for _ in range(rounds):
+                replies, got = publish_and_drain(pub, fast, cmd * 50, 50)
+                self.assertEqual(replies, 50)
+                got_fast += got
             fast.setblocking(True)
             pub.sendall(b'INFO stats\r\n')
             info = recv_until(pub, b'keyspace')
@@ -238,6 +249,64 @@ class Limits(unittest.TestCase):
             self.assertGreater(got_fast, 1000 * 100)
             log = s.read_log()
             self.assertIn('overcoming of output buffer limits', log)
+
+    def test_output_buffer_limit_closes_only_the_slow_subscriber(self):
+        self.check_slow_subscriber_closed(8000, 40)  # 16 MB, frames of their own
+
+    def test_output_buffer_limit_small_messages(self):
+        self.check_slow_subscriber_closed(100, 1000)  # 6.7 MB of slab ranges
+
+    def test_quiet_channel_reader_not_charged_for_busy_slabs(self):
+        """Messages share slabs across channels. A subscriber of a quiet
+        channel that does not read holds one small range in each of many
+        slabs filled by a busy channel; it is charged its own bytes (as Redis
+        would), not the slabs, so it stays connected under a limit its bytes
+        do not reach, and its messages arrive in order."""
+        with Server('herald', args=['--client-output-buffer-limit', 'pubsub 32mb 0 0']) as s:
+            quiet = s.connect()
+            quiet.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            quiet.sendall(b'CLIENT SETNAME quiet\r\nSUBSCRIBE quiet\r\n')
+            recv_until(quiet, b':1\r\n')
+            busy = s.connect()
+            busy.sendall(b'SUBSCRIBE busy\r\n')
+            recv_until(busy, b':1\r\n')
+            pub = s.connect()
+            # per round: 4 busy messages of 3500 bytes (14 KB of a 16 KB
+            # slab) and one quiet message of 1000 bytes, so each quiet message
+            # keeps a slab of its own alive: 10 MB of quiet messages (more
+            # than socket buffers take) would pin 160 MB of slabs
+            busy_cmd = b'*3\r\n$7\r\nPUBLISH\r\n$4\r\nbusy\r\n$3500\r\n%s\r\n' % (b'y' * 3500)
+            rounds, per_batch = 10000, 200
+
+            def qmsg(k):
+                return (b'q%05d' % k).ljust(1000, b'.')
+
+            busy.setblocking(False)
+            got_busy = 0
+            for r in range(0, rounds, per_batch):
+                batch = b''.join(busy_cmd * 4 +
+                                 b'*3\r\n$7\r\nPUBLISH\r\n$5\r\nquiet\r\n$1000\r\n%s\r\n' % qmsg(k)
+                                 for k in range(r, r + per_batch))
+                replies, got = publish_and_drain(pub, busy, batch, 5 * per_batch)
+                self.assertEqual(replies, 5 * per_batch)
+                got_busy += got
+            self.assertGreater(got_busy, 100 << 20)
+            pub.sendall(b'INFO stats\r\n')
+            info = recv_until(pub, b'keyspace')
+            self.assertIn(b'client_output_buffer_limit_disconnections:0', info)
+            pub.sendall(b'PUBSUB NUMSUB quiet\r\n')
+            self.assertIn(b'$5\r\nquiet\r\n:1\r\n', recv_until(pub, b'quiet\r\n:'))
+            # its queue really holds megabytes, and is charged about as many
+            pub.sendall(b'CLIENT LIST\r\n')
+            line = [x for x in recv_until(pub, b'\n\r\n').split(b'\n') if b'name=quiet' in x][0]
+            omem = int(line.split(b' omem=')[1].split(b' ')[0])
+            self.assertGreater(omem, 2 << 20)
+            self.assertLess(omem, 20 << 20)
+            # the messages arrive in order (the first 64 of them: the 4 KB
+            # receive window makes reading them all slow)
+            want = b''.join(b'*3\r\n$7\r\nmessage\r\n$5\r\nquiet\r\n$1000\r\n%s\r\n' % qmsg(k)
+                            for k in range(64))
+            self.assertEqual(recv_until(quiet, want[-1020:], timeout=20)[:len(want)], want)
 
 
 if __name__ == '__main__':

@@ -112,11 +112,12 @@ static void test_publish_shares_frames(void **state)
     hr_pubsub_subscribe(s, b, HR_PS_CHANNEL, "news", 4);
     hr_pubsub_subscribe(s, c3, HR_PS_CHANNEL, "news", 4);
     assert_int_equal(hr_pubsub_publish(s, HR_PS_CHANNEL, "news", 4, "hi\0x", 4), 3);
-    /* One RESP2 frame shared by a and b; c3 gets the RESP3 push. */
+    /* One RESP2 frame shared by a and b (a range of the RESP2 message slab,
+     * which holds a reference of its own); c3 gets the RESP3 push. */
     assert_int_equal(a->out.count, 1);
     assert_ptr_equal(frame_at(a, 0), frame_at(b, 0));
     assert_ptr_not_equal(frame_at(a, 0), frame_at(c3, 0));
-    assert_int_equal(frame_at(a, 0)->refcnt, 2);
+    assert_int_equal(frame_at(a, 0)->refcnt, 3);
     char buf[256];
     static const char r2[] = "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$4\r\nhi\0x\r\n";
     static const char r3[] = ">3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$4\r\nhi\0x\r\n";
@@ -290,21 +291,22 @@ static void test_output_limit(void **state)
 {
     fixture *f = *state;
     hr_server *s = f->s;
-    /* Each 300-byte message is a 332-byte frame, charged with its queue
-     * entry and frame header: 3 fit under 1400 bytes, the 4th does not. */
-    s->cfg.obl[HR_OBL_PUBSUB] = (hr_obl){1400, 0, 0};
+    /* Each 5000-byte message is a 5033-byte frame of its own (too big for a
+     * slab), charged with its queue entry and frame header: 3 fit under
+     * 15500 bytes, the 4th does not. */
+    s->cfg.obl[HR_OBL_PUBSUB] = (hr_obl){15500, 0, 0};
     hr_server_limits_changed(s);
     hr_conn *slow = f->conns[0], *ok = f->conns[1];
     hr_pubsub_subscribe(s, slow, HR_PS_CHANNEL, "c", 1);
     hr_pubsub_subscribe(s, ok, HR_PS_CHANNEL, "c", 1);
-    char payload[300];
+    char payload[5000];
     memset(payload, 'x', sizeof(payload));
     for (int i = 0; i < 3; i++)
         assert_int_equal(hr_pubsub_publish(s, HR_PS_CHANNEL, "c", 1, payload, sizeof(payload)), 2);
     assert_false(slow->flags & HR_CONN_CLOSE_ASAP);
-    assert_int_equal(slow->out.bytes, 3 * 332);
+    assert_int_equal(slow->out.bytes, 3 * 5033);
     assert_int_equal(hr_conn_output_size(slow),
-                     3 * (332 + sizeof(hr_outq_entry) + sizeof(hr_frame)));
+                     3 * (5033 + sizeof(hr_outq_entry) + sizeof(hr_frame)));
     /* drain "ok" so only "slow" keeps a backlog */
     hr_outq_release(&ok->out);
     hr_outq_init(&ok->out);
@@ -320,6 +322,45 @@ static void test_output_limit(void **state)
     ok->flags &= ~HR_CONN_PENDING_WRITE;
 }
 
+/* Consecutive messages to one channel are consecutive bytes of one slab:
+ * each subscriber holds them as a single range (one iovec), whatever its
+ * protocol; a pattern subscriber's pmessages form their own run. */
+static void test_batch_is_one_range(void **state)
+{
+    fixture *f = *state;
+    hr_server *s = f->s;
+    hr_conn *a = f->conns[0], *b = f->conns[1], *c3 = f->conns[2];
+    hr_pubsub_subscribe(s, a, HR_PS_CHANNEL, "ch", 2);
+    hr_pubsub_subscribe(s, b, HR_PS_PATTERN, "c*", 2);
+    hr_pubsub_subscribe(s, c3, HR_PS_CHANNEL, "ch", 2);
+    char want2[4096], want3[4096], wantp[4096], got[4096];
+    size_t n2 = 0, n3 = 0, np = 0;
+    for (int i = 0; i < 50; i++) {
+        char msg[16];
+        int n = snprintf(msg, sizeof(msg), "msg-%d", i);
+        assert_int_equal(hr_pubsub_publish(s, HR_PS_CHANNEL, "ch", 2, msg, (size_t)n), 3);
+        n2 += (size_t)snprintf(want2 + n2, sizeof(want2) - n2,
+                               "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$%d\r\n%s\r\n", n, msg);
+        n3 += (size_t)snprintf(want3 + n3, sizeof(want3) - n3,
+                               ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$%d\r\n%s\r\n", n, msg);
+        np += (size_t)snprintf(wantp + np, sizeof(wantp) - np,
+                               "*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$%d\r\n%s\r\n",
+                               n, msg);
+    }
+    assert_int_equal(a->out.count, 1);
+    assert_int_equal(b->out.count, 1);
+    assert_int_equal(c3->out.count, 1);
+    assert_int_equal(queued(a, got, sizeof(got)), n2);
+    assert_memory_equal(got, want2, n2);
+    assert_int_equal(queued(c3, got, sizeof(got)), n3);
+    assert_memory_equal(got, want3, n3);
+    assert_int_equal(queued(b, got, sizeof(got)), np);
+    assert_memory_equal(got, wantp, np);
+    /* charged for the slab it keeps alive, not per message */
+    assert_int_equal(a->out.slab_bytes, n2);
+    assert_true(hr_conn_output_size(a) <= 16 * 1024 + 64);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -329,6 +370,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pattern_index_matches_brute_force, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsubscribe_keeps_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_output_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_is_one_range, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

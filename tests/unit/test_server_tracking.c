@@ -67,7 +67,7 @@ static void dropconn(hr_server *s, hr_conn *c)
     s->nclients--;
     hr_outq_release(&c->out);
     for (uint32_t i = 0; i < c->ndeferred; i++)
-        hr_frame_decref(c->deferred[i]);
+        hr_frame_decref(c->deferred[i].frame);
     hr_free(c->deferred);
     hr_dict_release(&c->channels);
     hr_dict_release(&c->patterns);
