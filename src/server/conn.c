@@ -34,6 +34,7 @@
  * one loop iteration processes them all and each subscriber's writev then
  * carries all their messages. */
 #define READ_CHUNK (32 * 1024)
+#define READ_CHUNK_MAX (256 * 1024)
 /* Largest single read while a big bulk argument is arriving. */
 #define READ_BIG_MAX (1024 * 1024)
 
@@ -203,7 +204,7 @@ static void read_handler(hr_loop *loop, int fd, void *data, int mask)
 {
     hr_conn *c = data;
     hr_server *s = c->srv;
-    size_t want = READ_CHUNK;
+    size_t want = c->read_chunk ? c->read_chunk : READ_CHUNK;
     /* A large bulk is being received: read it in bigger pieces into the
      * connection's own buffer. The declared length is only a claim, so the
      * buffer grows with the data that actually arrives (at most
@@ -236,6 +237,12 @@ static void read_handler(hr_loop *loop, int fd, void *data, int mask)
     if (n == 0) {
         hr_conn_close(c);
         return;
+    }
+    /* A read that filled its buffer left more waiting: read more next time
+     * (a larger batch per loop iteration); back to the base size when not. */
+    if (!big) {
+        if ((size_t)n == want && want < READ_CHUNK_MAX) c->read_chunk = (uint32_t)want * 2;
+        else if ((size_t)n < want) c->read_chunk = READ_CHUNK;
     }
     c->qbuf.len += (size_t)n;
     s->stats.net_input_bytes += n;

@@ -161,6 +161,7 @@ struct hr_conn {
     hr_buf qbuf;
     hr_reqparser parser;
     size_t qbuf_peak;
+    uint32_t read_chunk; /* next read size: grows while reads fill it (conn.c) */
 
     /* output */
     hr_outq out;
