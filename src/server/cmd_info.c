@@ -11,9 +11,10 @@
  * Sections are printed in a fixed order whatever the order of the arguments.
  * With no argument the default set is printed; "all", "everything" and
  * "default" select groups; names are case-insensitive; unknown names select
- * nothing (so INFO with only unknown names is the empty string). Redis's
- * commandstats, errorstats and latencystats sections are not kept by herald
- * and are never printed.
+ * nothing (so INFO with only unknown names is the empty string).
+ * commandstats (in "all") and errorstats (in the default set) are kept as in
+ * Redis; latencystats (per-command latency percentiles) is not kept by herald
+ * and never printed.
  *
  * used_memory_peak and the instantaneous_* rates are sampled when INFO runs:
  * the rates are averages over the interval since the previous INFO call (at
@@ -49,8 +50,10 @@ enum {
     SEC_MODULES = 1 << 7,
     SEC_CLUSTER = 1 << 8,
     SEC_KEYSPACE = 1 << 9,
-    SEC_DEFAULT = (1 << 10) - 1,
-    SEC_ALL = SEC_DEFAULT,
+    SEC_ERRORSTATS = 1 << 10,
+    SEC_COMMANDSTATS = 1 << 11,
+    SEC_DEFAULT = (1 << 11) - 1,
+    SEC_ALL = SEC_DEFAULT | SEC_COMMANDSTATS,
 };
 
 static const struct {
@@ -68,6 +71,8 @@ static const struct {
     {"module_list", SEC_MODULES},
     {"cluster", SEC_CLUSTER},
     {"keyspace", SEC_KEYSPACE},
+    {"errorstats", SEC_ERRORSTATS},
+    {"commandstats", SEC_COMMANDSTATS},
     {"default", SEC_DEFAULT},
     {"all", SEC_ALL},
     {"everything", SEC_ALL},
@@ -435,6 +440,48 @@ static void section_keyspace(hr_server *s, hr_buf *b)
     }
 }
 
+/* "cmdstat_<name>:..." for a command that has run or been refused since the
+ * start or CONFIG RESETSTAT; subcommands are named "parent|sub". */
+static void cmdstat_line(hr_server *s, hr_buf *b, const hr_command *cmd)
+{
+    const hr_cmdstat *st = &s->cmdstats[cmd->id];
+    if (!st->calls && !st->rejected && !st->failed) return;
+    char name[96], line[256];
+    hr_command_fullname(cmd, name, sizeof(name));
+    long long usec = (long long)(hr_ticks_to_ns(st->ticks) / 1000);
+    int n = snprintf(line, sizeof(line),
+                     "cmdstat_%s:calls=%lld,usec=%lld,usec_per_call=%.2f,rejected_calls=%lld,"
+                     "failed_calls=%lld\r\n",
+                     name, st->calls, usec, st->calls ? (double)usec / (double)st->calls : 0.0,
+                     st->rejected, st->failed);
+    if (n > 0 && (size_t)n < sizeof(line)) hr_buf_append(b, line, (size_t)n);
+}
+
+static void section_commandstats(hr_server *s, hr_buf *b)
+{
+    hr_buf_append_str(b, "# Commandstats\r\n");
+    for (const hr_command *top = hr_command_table; top->name; top++) {
+        cmdstat_line(s, b, top);
+        if (top->subcommands)
+            for (const hr_command *sub = top->subcommands; sub->name; sub++)
+                cmdstat_line(s, b, sub);
+    }
+}
+
+static void section_errorstats(hr_server *s, hr_buf *b)
+{
+    hr_buf_append_str(b, "# Errorstats\r\n");
+    hr_dict_iter it;
+    hr_dict_iter_init(&it, &s->errorstats);
+    char line[160];
+    for (hr_dict_entry *e; (e = hr_dict_next(&it));) {
+        int n = snprintf(line, sizeof(line), "errorstat_%.*s:count=%zu\r\n", (int)e->klen,
+                         e->key, e->aux);
+        if (n > 0 && (size_t)n < sizeof(line)) hr_buf_append(b, line, (size_t)n);
+    }
+    hr_dict_iter_done(&it);
+}
+
 HR_CMD(info)
 {
     hr_server *s = c->srv;
@@ -457,6 +504,8 @@ HR_CMD(info)
     SECTION(SEC_REPLICATION, section_replication(s, b));
     SECTION(SEC_CPU, section_cpu(b));
     SECTION(SEC_MODULES, hr_buf_append_str(b, "# Modules\r\n"));
+    SECTION(SEC_COMMANDSTATS, section_commandstats(s, b));
+    SECTION(SEC_ERRORSTATS, section_errorstats(s, b));
     SECTION(SEC_CLUSTER, hr_buf_append_str(b, "# Cluster\r\ncluster_enabled:0\r\n"));
     SECTION(SEC_KEYSPACE, section_keyspace(s, b));
 #undef SECTION

@@ -10,6 +10,7 @@
  * the table next to the handler so it cannot drift from what is dispatched.
  */
 #include "server.h"
+#include "alloc.h"
 #include "cmds.h"
 #include "hrtime.h"
 #include "multi.h"
@@ -227,7 +228,7 @@ static hr_command cluster_subs[] = {
      .summary = summ, .since = since_, .complexity = "Depends on subcommand.", .subcommands = subs}
 
 
-const hr_command hr_command_table[] = {
+hr_command hr_command_table[] = {
     /* pub/sub */
     CMD("subscribe", hr_cmd_subscribe, -2, PS, "pubsub noscript loading stale", "@pubsub @slow",
         "pubsub", "Listens for messages published to channels.", "2.0.0",
@@ -391,13 +392,47 @@ size_t hr_command_count(void)
 void hr_commands_register(hr_server *s)
 {
     hr_dict_init(&s->commands);
-    for (const hr_command *cmd = hr_command_table; cmd->name; cmd++) {
+    hr_dict_init(&s->errorstats);
+    /* Parents and ids are the same for every server: the table is shared. */
+    int id = 0;
+    for (hr_command *cmd = hr_command_table; cmd->name; cmd++) {
         hr_dict_entry *e = hr_dict_upsert(&s->commands, cmd->name, strlen(cmd->name), NULL);
-        e->val = (void *)cmd;
+        e->val = cmd;
+        cmd->id = id++;
         if (cmd->subcommands)
-            for (const hr_command *sub = cmd->subcommands; sub->name; sub++)
-                ((hr_command *)sub)->parent = cmd;
+            for (hr_command *sub = (hr_command *)cmd->subcommands; sub->name; sub++) {
+                sub->parent = cmd;
+                sub->id = id++;
+            }
     }
+    s->ncmdstats = (size_t)id;
+    s->cmdstats = hr_calloc(s->ncmdstats, sizeof(*s->cmdstats));
+    (void)hr_ticks(); /* starts the tick rate's measurement */
+}
+
+void hr_commands_unregister(hr_server *s)
+{
+    hr_dict_release(&s->commands);
+    hr_dict_release(&s->errorstats);
+    hr_free(s->cmdstats);
+    s->cmdstats = NULL;
+}
+
+void hr_commandstats_reset(hr_server *s)
+{
+    memset(s->cmdstats, 0, s->ncmdstats * sizeof(*s->cmdstats));
+    hr_dict_release(&s->errorstats);
+    hr_dict_init(&s->errorstats);
+}
+
+void hr_errorstats_count(hr_server *s, const char *code, size_t len)
+{
+    hr_dict_entry *e = hr_dict_find(&s->errorstats, code, len);
+    if (!e) {
+        if (hr_dict_size(&s->errorstats) >= HR_ERRORSTATS_MAX) return;
+        e = hr_dict_upsert(&s->errorstats, code, len, NULL);
+    }
+    e->aux++;
 }
 
 static const hr_command *lookup_lower(const hr_dict *d, const char *name, size_t len)
@@ -463,7 +498,17 @@ void hr_command_call(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv)
     /* CLIENT NO-TOUCH: nothing but TOUCH itself updates access times. */
     bool prev_no_touch = s->no_touch;
     s->no_touch = (c->flags & HR_CONN_NO_TOUCH) && cmd->fn != hr_cmd_touch;
+    /* Errors answered by this command only: a command EXEC runs has its own
+     * count, and EXEC does not fail because one of them did. */
+    long long outer_errors = s->call_errors;
+    s->call_errors = 0;
+    uint64_t t0 = hr_ticks();
     cmd->fn(c, argc, argv);
+    hr_cmdstat *st = &s->cmdstats[cmd->id];
+    st->ticks += hr_ticks() - t0;
+    st->calls++;
+    if (s->call_errors) st->failed++;
+    s->call_errors = outer_errors;
     s->no_touch = prev_no_touch;
     s->current = prev;
     hr_tracking_after_command(c, cmd, argc, argv);
@@ -474,6 +519,7 @@ void hr_command_call(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv)
  * so EXEC answers EXECABORT, as in Redis. */
 static void rejected(hr_conn *c, const hr_command *cmd, int argc)
 {
+    if (cmd) c->srv->cmdstats[cmd->id].rejected++;
     if (c->flags & HR_CONN_MULTI) c->flags |= HR_CONN_DIRTY_EXEC;
     hr_tracking_after_command(c, cmd, argc, NULL); /* CLIENT CACHING lapses */
 }
@@ -483,6 +529,7 @@ static void rejected(hr_conn *c, const hr_command *cmd, int argc)
 static void refuse(hr_conn *c, const hr_command *cmd, int argc, const char *msg)
 {
     if ((c->flags & HR_CONN_MULTI) && cmd->fn == hr_cmd_exec) {
+        c->srv->cmdstats[cmd->id].rejected++;
         hr_multi_exec_abort(c, msg);
         hr_tracking_after_command(c, cmd, argc, NULL);
         return;

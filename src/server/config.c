@@ -583,6 +583,7 @@ void hr_cmd_config_resetstat(hr_conn *c, int argc, hr_arg *argv)
     uint64_t start = st->start_ms;
     memset(st, 0, sizeof(*st));
     st->start_ms = start;
+    hr_commandstats_reset(c->srv);
     hr_reply_ok(c);
 }
 

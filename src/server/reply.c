@@ -60,12 +60,16 @@ void hr_reply_ok(hr_conn *c)
 
 void hr_reply_error(hr_conn *c, const char *msg)
 {
-    c->srv->stats.total_error_replies++;
-    BEGIN(c);
+    hr_server *s = c->srv;
+    s->stats.total_error_replies++;
+    s->call_errors++;
     /* An error code is an upper-case word followed by a space. */
     const char *p = msg;
     while (*p && isupper((unsigned char)*p)) p++;
     bool has_code = p != msg && *p == ' ';
+    if (has_code) hr_errorstats_count(s, msg, (size_t)(p - msg));
+    else hr_errorstats_count(s, "ERR", 3);
+    BEGIN(c);
     if (!has_code) hr_buf_append(b, "-ERR ", 5);
     else hr_buf_append_char(b, '-');
     /* Newlines would break the protocol: Redis replaces them with spaces. */

@@ -375,7 +375,7 @@ void hr_server_free(hr_server *s)
     hr_db_free_all(s);
     if (s->tracking) hr_tracking_free(s->tracking);
     hr_dict_release(&s->clients_by_id);
-    hr_dict_release(&s->commands);
+    hr_commands_unregister(s);
     hr_loop_free(s->loop);
     hr_buf_release(&s->readbuf);
     hr_config_release(&s->cfg);

@@ -238,7 +238,19 @@ struct hr_command {
     const char *complexity;
     const hr_command *subcommands; /* NULL-name-terminated array */
     const hr_command *parent;      /* set at start-up for subcommands */
+    int id;                        /* set at start-up: index into hr_server.cmdstats */
 };
+
+/* Per-command counters for INFO commandstats. */
+typedef struct hr_cmdstat {
+    long long calls;    /* times the handler ran (commands in EXEC included) */
+    uint64_t ticks;     /* time spent in the handler, in hr_ticks() units */
+    long long rejected; /* refused before running: arity, OOM, subscribed mode... */
+    long long failed;   /* ran and answered an error */
+} hr_cmdstat;
+
+/* INFO errorstats keeps at most this many distinct error codes. */
+#define HR_ERRORSTATS_MAX 128
 
 /* Statistics shown by INFO. */
 typedef struct hr_stats {
@@ -303,6 +315,10 @@ struct hr_server {
     hr_dict clients_by_id;       /* id -> hr_conn* */
     hr_dict commands; /* lower-case name -> const hr_command* */
     hr_stats stats;
+    hr_cmdstat *cmdstats;   /* by hr_command.id */
+    size_t ncmdstats;
+    hr_dict errorstats;     /* error code ("ERR", "WRONGTYPE") -> count (in aux) */
+    long long call_errors;  /* error replies by the command running now */
 
     long long cron_timer;
     uint64_t cron_loops;
@@ -400,6 +416,11 @@ void hr_reply_deferred_len(hr_conn *c, size_t token, char type, long long n);
 
 /* --- commands (commands.c) --- */
 void hr_commands_register(hr_server *s);
+void hr_commands_unregister(hr_server *s);
+/* INFO commandstats / errorstats: CONFIG RESETSTAT clears both. */
+void hr_commandstats_reset(hr_server *s);
+/* Counts one error reply with this code for INFO errorstats. */
+void hr_errorstats_count(hr_server *s, const char *code, size_t len);
 const hr_command *hr_command_lookup(const hr_server *s, const char *name, size_t len);
 /* Executes one parsed command on c (dispatch, arity, subscribed-mode checks). */
 void hr_command_execute(hr_conn *c, int argc, hr_arg *argv);
@@ -407,7 +428,7 @@ void hr_command_execute(hr_conn *c, int argc, hr_arg *argv);
  * no checks: for EXEC, whose commands were checked when queued. */
 void hr_command_call(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv);
 /* Every top-level command, NULL-name terminated, for COMMAND. */
-extern const hr_command hr_command_table[];
+extern hr_command hr_command_table[];
 size_t hr_command_count(void);
 
 /* Argument helpers. */

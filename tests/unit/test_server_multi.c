@@ -54,6 +54,7 @@ static int teardown(void **state)
     for (int i = 0; i < f->s->cfg.databases; i++)
         assert_int_equal(hr_dict_size(&f->s->db[i].watched), 0);
     hr_db_free_all(f->s);
+    hr_dict_release(&f->s->errorstats); /* filled by error replies */
     hr_config_release(&f->s->cfg);
     free(f->s);
     free(f);

@@ -98,6 +98,7 @@ static int teardown(void **state)
     assert_int_equal(hr_tracking_total_prefixes(f->s), 0);
     hr_tracking_free(f->s->tracking);
     hr_dict_release(&f->s->clients_by_id);
+    hr_dict_release(&f->s->errorstats); /* filled by error replies */
     hr_config_release(&f->s->cfg);
     free(f->s);
     free(f);
