@@ -16,6 +16,7 @@ void hr_conn_describe(const hr_conn *c, hr_buf *out)
     uint64_t now = hr_mono_ms();
     char flags[24];
     int nf = 0;
+    if (c->flags & HR_CONN_MONITOR) flags[nf++] = 'O';
     if (hr_conn_subscriptions(c) > 0) flags[nf++] = 'P';
     if (c->flags & HR_CONN_MULTI) flags[nf++] = 'x';
     if (c->tflags & HR_TRACK_ON) {

@@ -54,6 +54,7 @@ void hr_conn_reset_state(hr_conn *c)
 {
     hr_multi_reset(c);
     hr_tracking_disable(c);
+    hr_monitor_remove(c);
     hr_pubsub_unsubscribe_all(c->srv, c);
     hr_free(c->name);
     c->name = NULL;

@@ -9,6 +9,9 @@
 
 #define HR_CMD(name) void hr_cmd_##name(hr_conn *c, int argc, hr_arg *argv)
 
+/* monitor.c */
+HR_CMD(monitor);
+
 /* cmd_pubsub.c */
 HR_CMD(subscribe);
 HR_CMD(unsubscribe);

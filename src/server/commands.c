@@ -293,6 +293,8 @@ hr_command hr_command_table[] = {
     CMD("info", hr_cmd_info, -1, 0, "loading stale", "@slow @dangerous", "server",
         "Returns information and statistics about the server.", "1.0.0", "O(1)",
         .tips = "nondeterministic_output request_policy:all_shards response_policy:special"),
+    CMD("monitor", hr_cmd_monitor, 1, 0, "admin noscript loading stale", "@admin @slow @dangerous",
+        "server", "Streams every command the server runs, as it runs them.", "1.0.0", NULL),
     CONTAINER("config", -2, "", "@slow", "server", "A container for server configuration "
                                                    "commands.",
               "2.0.0", config_subs),
@@ -389,6 +391,25 @@ size_t hr_command_count(void)
     return n;
 }
 
+static bool has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; p && (p = strstr(p, word)); p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0')) return true;
+    return false;
+}
+
+/* Dispatch flags that follow from a command's COMMAND INFO flags. */
+static void derive_flags(hr_command *cmd)
+{
+    if (has_word(cmd->info, "admin") || !strcmp(cmd->name, "quit"))
+        cmd->flags |= HR_CMD_SKIP_MONITOR;
+    /* (Redis refuses PUBLISH to replicas and monitors like a write.) */
+    if (has_word(cmd->info, "may_replicate") || !strcmp(cmd->name, "publish") ||
+        !strcmp(cmd->name, "spublish"))
+        cmd->flags |= HR_CMD_MAY_REPLICATE;
+}
+
 void hr_commands_register(hr_server *s)
 {
     hr_dict_init(&s->commands);
@@ -399,10 +420,12 @@ void hr_commands_register(hr_server *s)
         hr_dict_entry *e = hr_dict_upsert(&s->commands, cmd->name, strlen(cmd->name), NULL);
         e->val = cmd;
         cmd->id = id++;
+        derive_flags(cmd);
         if (cmd->subcommands)
             for (hr_command *sub = (hr_command *)cmd->subcommands; sub->name; sub++) {
                 sub->parent = cmd;
                 sub->id = id++;
+                derive_flags(sub);
             }
     }
     s->ncmdstats = (size_t)id;
@@ -416,6 +439,9 @@ void hr_commands_unregister(hr_server *s)
     hr_dict_release(&s->errorstats);
     hr_free(s->cmdstats);
     s->cmdstats = NULL;
+    hr_free(s->monitors);
+    s->monitors = NULL;
+    s->nmonitors = s->monitors_cap = 0;
 }
 
 void hr_commandstats_reset(hr_server *s)
@@ -509,6 +535,7 @@ void hr_command_call(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv)
     st->calls++;
     if (s->call_errors) st->failed++;
     s->call_errors = outer_errors;
+    if (s->nmonitors && !(cmd->flags & HR_CMD_SKIP_MONITOR)) hr_monitor_feed(c, cmd, argc, argv);
     s->no_touch = prev_no_touch;
     s->current = prev;
     hr_tracking_after_command(c, cmd, argc, argv);
@@ -575,6 +602,12 @@ void hr_command_execute(hr_conn *c, int argc, hr_arg *argv)
         goto done;
     }
     const hr_command *top = cmd->parent ? cmd->parent : cmd;
+    /* A MONITOR connection is a replica to Redis: no keyspace commands. */
+    if ((c->flags & HR_CONN_MONITOR) &&
+        (cmd->flags & (HR_CMD_WRITE | HR_CMD_READONLY | HR_CMD_MAY_REPLICATE))) {
+        refuse(c, cmd, argc, "ERR Replica can't interact with the keyspace");
+        goto done;
+    }
     /* maxmemory: evict first; when that cannot get under the limit, refuse
      * commands that may grow memory, and anything queued in MULTI. */
     if (s->cfg.maxmemory > 0 && hr_evict_perform(s) < 0) {

@@ -87,6 +87,7 @@ static void conn_free(hr_conn *c)
     if (c->next) c->next->prev = c->prev;
     else s->clients_tail = c->prev;
     s->nclients--;
+    hr_monitor_remove(c);
     hr_buf_release(&c->qbuf);
     hr_reqparser_release(&c->parser);
     hr_outq_release(&c->out);

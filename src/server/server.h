@@ -134,6 +134,7 @@ enum {
     HR_CONN_DIRTY_EXEC = 1 << 14,   /* a queueing error: EXEC answers EXECABORT */
     HR_CONN_IN_EXEC = 1 << 15,      /* running the commands of EXEC */
     HR_CONN_NO_TOUCH = 1 << 16,     /* CLIENT NO-TOUCH: reads leave LRU/LFU alone */
+    HR_CONN_MONITOR = 1 << 17,      /* MONITOR: sees every command (monitor.c) */
 };
 
 /* Client tracking flags (tracking.c), in hr_conn.tflags. */
@@ -207,6 +208,9 @@ enum {
     HR_CMD_READONLY = 1 << 4,  /* "readonly": reads keys (tracking remembers them) */
     HR_CMD_DENYOOM = 1 << 5,   /* "denyoom": refused over maxmemory */
     HR_CMD_NO_MULTI = 1 << 6,  /* runs at once inside MULTI (EXEC, DISCARD, ...) */
+    /* set at start-up from the COMMAND INFO flags: */
+    HR_CMD_SKIP_MONITOR = 1 << 7,  /* "admin" (and QUIT): not shown to MONITOR */
+    HR_CMD_MAY_REPLICATE = 1 << 8, /* "may_replicate", and PUBLISH: refused to monitors */
 };
 
 /* A key specification as COMMAND INFO reports it (Redis 7 key specs), in
@@ -319,6 +323,8 @@ struct hr_server {
     size_t ncmdstats;
     hr_dict errorstats;     /* error code ("ERR", "WRONGTYPE") -> count (in aux) */
     long long call_errors;  /* error replies by the command running now */
+    hr_conn **monitors;     /* MONITOR connections, in the order they started */
+    size_t nmonitors, monitors_cap;
 
     long long cron_timer;
     uint64_t cron_loops;
@@ -417,6 +423,10 @@ void hr_reply_deferred_len(hr_conn *c, size_t token, char type, long long n);
 /* --- commands (commands.c) --- */
 void hr_commands_register(hr_server *s);
 void hr_commands_unregister(hr_server *s);
+/* monitor.c: shows a command that ran to every MONITOR connection; takes a
+ * closing or RESET connection out of the monitors. */
+void hr_monitor_feed(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv);
+void hr_monitor_remove(hr_conn *c);
 /* INFO commandstats / errorstats: CONFIG RESETSTAT clears both. */
 void hr_commandstats_reset(hr_server *s);
 /* Counts one error reply with this code for INFO errorstats. */

@@ -618,6 +618,64 @@ def test_commandstats(R, h, r):
     c.close()
 
 
+MONITOR_LINE = re.compile(rb'^\+(\d+)\.(\d{6}) \[(\d+) ([^\]]+)\] (.*)$')
+
+
+def monitor_session(port):
+    """Runs one script with a MONITOR connection watching; returns (the
+    monitor's bytes, the watched client's address)."""
+    m, c = Conn(port), Conn(port)
+    out = [m.raw('MONITOR')]
+    addr = parse(c.raw('CLIENT', 'INFO'))[0].split(b' ')[1][len(b'addr='):]
+    for args in (('SET', 'k', 'a b\n\x01"q\\'), ('GET', 'k'), ('CONFIG', 'GET', 'port'),
+                 ('PING',), ('GET',), ('NOSUCH', 'x'), ('MULTI',), ('INCR', 'c'), ('EXEC',),
+                 ('SELECT', '3'), ('SET', 'z', '1'), ('CLIENT', 'SETNAME', 'foo'),
+                 ('HELLO', '3', 'AUTH', 'default', 'secret'), ('HELLO', '2'),
+                 ('SUBSCRIBE', 'ch'), ('PING',)):
+        c.raw(*args)
+    # the monitor itself: no keyspace, PUBLISH refused, a second MONITOR ignored, RESET ends it
+    for args in (('PING',), ('GET', 'k'), ('PUBLISH', 'x', 'y'), ('MONITOR',), ('ECHO', 'e'),
+                 ('RESET',), ('GET', 'nokey')):
+        m.send(*args)
+    m.sock.settimeout(1.0)
+    data = b''
+    deadline = time.time() + 5
+    while not data.endswith(b'$-1\r\n') and time.time() < deadline:
+        try:
+            chunk = m.sock.recv(65536)
+        except socket.timeout:
+            break
+        if not chunk:
+            break
+        data += chunk
+    out.append(m.buf + data)
+    m.close()
+    c.close()
+    return b''.join(out), addr
+
+
+def test_monitor(R, h, r):
+    (a, ha), (b, ra) = monitor_session(h.port), monitor_session(r.port)
+
+    def norm(data, addr):
+        lines = []
+        for line in data.split(b'\r\n'):
+            mm = MONITOR_LINE.match(line)
+            if mm:
+                who = b'C' if mm.group(4) == addr else b'M'
+                line = b'+T [%s %s] %s' % (mm.group(3), who, mm.group(5))
+            lines.append(line)
+        return lines
+    na, nb = norm(a, ha), norm(b, ra)
+    R.check('MONITOR: same stream as redis (times and addresses normalised)', na == nb,
+            '\n  herald %r\n  redis  %r' % (na, nb))
+    first = next((x for x in a.split(b'\r\n') if MONITOR_LINE.match(x)), b'')
+    mm = MONITOR_LINE.match(first)
+    R.check('MONITOR: a line carries the wall-clock time and the client address',
+            mm is not None and abs(int(mm.group(1)) - time.time()) < 60 and mm.group(4) == ha,
+            repr(first))
+
+
 def main():
     R = Results()
     have_redis = shutil.which(redis_binary()) or os.path.exists(redis_binary())
@@ -630,6 +688,7 @@ def main():
                 test_command_misc(R, h, r)
                 test_info_format(R, h, r, hpid)
                 test_commandstats(R, h, r)
+                test_monitor(R, h, r)
         else:
             R.skip('comparisons with redis', 'no redis-server found')
         test_info_counters(R, h)
