@@ -34,6 +34,8 @@ enum {
     R = HR_CMD_READONLY,
     OOM = HR_CMD_DENYOOM,
     NOQ = HR_CMD_NO_MULTI,
+    NOMON = HR_CMD_SKIP_MONITOR,
+    REPL = HR_CMD_MAY_REPLICATE,
 };
 
 static hr_command pubsub_subs[] = {
@@ -254,11 +256,11 @@ hr_command hr_command_table[] = {
         "7.0.0", "O(N) where N is the number of shard channels to unsubscribe.", .first_key = 1,
         .last_key = -1, .key_step = 1,
         .key_specs = (const hr_key_spec[]){{"not_key", 1, -1, 1, 0, NULL}}, .key_specs_num = 1),
-    CMD("publish", hr_cmd_publish, 3, 0, "pubsub loading stale fast",
+    CMD("publish", hr_cmd_publish, 3, REPL, "pubsub loading stale fast",
         "@pubsub @fast", "pubsub", "Posts a message to a channel.", "2.0.0",
         "O(N+M) where N is the number of clients subscribed to the receiving channel and M is "
         "the total number of subscribed patterns (by any client)."),
-    CMD("spublish", hr_cmd_spublish, 3, 0, "pubsub loading stale fast", "@pubsub @fast",
+    CMD("spublish", hr_cmd_spublish, 3, REPL, "pubsub loading stale fast", "@pubsub @fast",
         "pubsub", "Post a message to a shard channel", "7.0.0",
         "O(N) where N is the number of clients subscribed to the receiving shard channel.",
         .first_key = 1, .last_key = 1, .key_step = 1,
@@ -271,7 +273,7 @@ hr_command hr_command_table[] = {
         .tips = "request_policy:all_shards response_policy:all_succeeded"),
     CMD("echo", hr_cmd_echo, 2, 0, "loading stale fast", "@fast @connection", "connection",
         "Returns the given string.", "1.0.0", "O(1)"),
-    CMD("quit", hr_cmd_quit, -1, PS | NOQ,
+    CMD("quit", hr_cmd_quit, -1, PS | NOQ | NOMON,
         "noscript loading stale fast no_auth allow_busy", "@fast @connection", "connection",
         "Closes the connection.", "1.0.0", "O(1)"),
     CMD("reset", hr_cmd_reset, 1, PS | NOQ, "noscript loading stale fast no_auth allow_busy",
@@ -402,12 +404,8 @@ static bool has_word(const char *list, const char *word)
 /* Dispatch flags that follow from a command's COMMAND INFO flags. */
 static void derive_flags(hr_command *cmd)
 {
-    if (has_word(cmd->info, "admin") || !strcmp(cmd->name, "quit"))
-        cmd->flags |= HR_CMD_SKIP_MONITOR;
-    /* (Redis refuses PUBLISH to replicas and monitors like a write.) */
-    if (has_word(cmd->info, "may_replicate") || !strcmp(cmd->name, "publish") ||
-        !strcmp(cmd->name, "spublish"))
-        cmd->flags |= HR_CMD_MAY_REPLICATE;
+    if (has_word(cmd->info, "admin")) cmd->flags |= HR_CMD_SKIP_MONITOR;
+    if (has_word(cmd->info, "may_replicate")) cmd->flags |= HR_CMD_MAY_REPLICATE;
 }
 
 void hr_commands_register(hr_server *s)

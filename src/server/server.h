@@ -208,9 +208,9 @@ enum {
     HR_CMD_READONLY = 1 << 4,  /* "readonly": reads keys (tracking remembers them) */
     HR_CMD_DENYOOM = 1 << 5,   /* "denyoom": refused over maxmemory */
     HR_CMD_NO_MULTI = 1 << 6,  /* runs at once inside MULTI (EXEC, DISCARD, ...) */
-    /* set at start-up from the COMMAND INFO flags: */
-    HR_CMD_SKIP_MONITOR = 1 << 7,  /* "admin" (and QUIT): not shown to MONITOR */
-    HR_CMD_MAY_REPLICATE = 1 << 8, /* "may_replicate", and PUBLISH: refused to monitors */
+    /* also set at start-up from the COMMAND INFO flags "admin" / "may_replicate": */
+    HR_CMD_SKIP_MONITOR = 1 << 7,  /* not shown to MONITOR (admin commands, QUIT) */
+    HR_CMD_MAY_REPLICATE = 1 << 8, /* refused to monitors (Redis refuses PUBLISH like a write) */
 };
 
 /* A key specification as COMMAND INFO reports it (Redis 7 key specs), in
