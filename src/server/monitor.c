@@ -87,17 +87,23 @@ static void append_repr(hr_buf *b, const char *p, size_t len)
     hr_buf_append_char(b, '"');
 }
 
-/* Is argument i a credential that must not be shown? */
-static bool redacted(const hr_command *cmd, int i, int argc, hr_arg *argv)
+/* The arguments that are credentials and must not be shown: [*from, *to).
+ * AUTH: all of them; HELLO [protover [AUTH username password] ...]: the two
+ * after AUTH. */
+static void redacted_range(const hr_command *cmd, int argc, hr_arg *argv, int *from, int *to)
 {
-    const hr_command *top = cmd->parent ? cmd->parent : cmd;
-    if (!strcmp(top->name, "auth")) return i >= 1;
-    if (!strcmp(top->name, "hello")) {
-        /* HELLO [protover [AUTH username password] [SETNAME name]] */
+    *from = *to = 0;
+    if (!strcmp(cmd->name, "auth")) {
+        *from = 1;
+        *to = argc;
+    } else if (!strcmp(cmd->name, "hello")) {
         for (int j = 2; j + 2 < argc; j++)
-            if (hr_arg_eq(&argv[j], "auth")) return i == j + 1 || i == j + 2;
+            if (hr_arg_eq(&argv[j], "auth")) {
+                *from = j + 1;
+                *to = j + 3;
+                return;
+            }
     }
-    return false;
 }
 
 void hr_monitor_feed(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv)
@@ -114,9 +120,11 @@ void hr_monitor_feed(hr_conn *c, const hr_command *cmd, int argc, hr_arg *argv)
         n = snprintf(head, sizeof(head), "+%lld.%06lld [%d %s]", (long long)(now / 1000000),
                      (long long)(now % 1000000), c->db, c->addr);
     if (n > 0) hr_buf_append(&line, head, (size_t)n < sizeof(head) ? (size_t)n : sizeof(head) - 1);
+    int from, to;
+    redacted_range(cmd, argc, argv, &from, &to);
     for (int i = 0; i < argc; i++) {
         hr_buf_append_char(&line, ' ');
-        if (redacted(cmd, i, argc, argv))
+        if (i >= from && i < to)
             hr_buf_append_str(&line, "\"(redacted)\"");
         else
             append_repr(&line, argv[i].ptr, argv[i].len);
